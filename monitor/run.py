@@ -1,0 +1,246 @@
+"""One run of one model's window: the function the API, the CLI and the tests all call.
+
+choose the window -> reference specs (fixed once) -> one SQL scan of the window -> compare
+and decide -> Evidently report on bounded samples -> alerts (incidents + outbox) -> persist.
+A run is idempotent per (model, window): a second call returns the stored summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from monitor import profiling
+from monitor.config import ModelConfig
+from monitor.decision import Decision, DecisionInput, decide
+from monitor.errors import ConfigError, TableNotFound
+from monitor.ingest import REJECTS_TABLE, ingest
+from monitor.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
+from monitor.sql import Query, Source
+from monitor.stats import DEFAULT_STATISTIC, get_statistic
+from monitor.stores.base import RunRecord, Store
+from monitor.summary import AlertEntry, FeatureQuality, FeatureVerdict, RunSummary, Window
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1)
+AlertHook = Callable[[RunSummary, Sequence[RunSummary]], list[AlertEntry]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, datetime]:
+    """The latest complete window ending at or before `at` (naive UTC), aligned on its length."""
+    at = (at or utcnow()).astimezone(timezone.utc).replace(tzinfo=None) if (at and at.tzinfo) else (at or utcnow())
+    length = cfg.window.duration
+    end = EPOCH + ((at - EPOCH) // length) * length
+    return end - length, end
+
+
+def run_id_for(cfg: ModelConfig, start: datetime, end: datetime) -> str:
+    return f"{cfg.model}-{start:%Y%m%dT%H%M}Z-{cfg.window.length}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference's specs (bin edges, categories) and its profile, fixed once and stored."""
+
+    specs: dict[str, Spec]
+    profile: WindowProfile
+
+
+def ensure_reference(cfg: ModelConfig, store: Store) -> Reference:
+    """Load the reference specs and profile from state, or derive them once in SQL."""
+    key = f"reference:{cfg.model}:{profiling.fingerprint(cfg)}"
+    cached = store.get_state(key)
+    if cached is not None:
+        specs_json, _, profile_json = cached.partition("\n")
+        return Reference(profiling.specs_from_json(specs_json), profiling.profile_from_json(profile_json))
+    table = cfg.reference_table
+    if not store.exists(table):
+        if cfg.reference.path is None:
+            raise TableNotFound(f"reference table {table!r} does not exist and no reference.path is configured")
+        ingest(store, cfg, "reference", cfg.resolve(cfg.reference.path))
+    src = Source(table=store.table(table))
+    has_label = cfg.labels is not None and cfg.labels.column in _columns(store, table)
+    cols = profiling.columns(cfg, with_label=has_label)
+    specs = profiling.build_specs(store, src, cols, cfg.drift.bins, cfg.drift.top_k)
+    ref_profile = profiling.profile(store, src, list(specs.values()))
+    store.put_state(key, profiling.specs_to_json(specs) + "\n" + profiling.profile_to_json(ref_profile))
+    return Reference(specs, ref_profile)
+
+
+def _columns(store: Store, table: str) -> dict[str, str]:
+    getter = getattr(store, "columns", None)
+    return getter(table) if getter else {}
+
+
+def _quality(p: NumericProfile | CategoricalProfile) -> FeatureQuality:
+    n = max(p.count, 1)
+    if isinstance(p, NumericProfile):
+        return FeatureQuality(null_rate=p.nulls / n, out_of_range_rate=(p.below_range + p.above_range) / n,
+                              infinite=p.infinite)
+    return FeatureQuality(null_rate=p.nulls / n, out_of_range_rate=0.0, unseen_categories=p.unseen,
+                          unseen_values=list(p.unseen_values))
+
+
+def _rejected(store: Store, cfg: ModelConfig, start: datetime, end: datetime) -> int:
+    if not store.exists(REJECTS_TABLE):
+        return 0
+    d = store.dialect
+    sql = (f"SELECT COALESCE(SUM(rows), 0) AS n FROM {store.table(REJECTS_TABLE)} WHERE model = {d.p('m')} "
+           f"AND target = 'predictions' AND ((ts >= {d.p('s')} AND ts < {d.p('e')}) "
+           f"OR (ts IS NULL AND ingested_at >= {d.p('s')} AND ingested_at < {d.p('e')}))")
+    return int(store.query(Query(sql, {"m": cfg.model, "s": start, "e": end}))[0]["n"])
+
+
+def _verdict(d: Decision) -> FeatureVerdict:
+    value = None if d.value is None else float(d.value)
+    return FeatureVerdict(name=d.name, kind=d.kind, statistic=d.statistic, value=value, threshold=d.threshold,
+                          p_value=d.p_value, drifted=d.drifted, status=d.status,
+                          extra={"floor": d.floor, **d.extra})
+
+
+def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
+    """The other registered statistics, shown on the page beside the deciding one."""
+    out: dict[str, float] = {}
+    for name in ("psi", "ks", "jensenshannon", "chisquare"):
+        stat = get_statistic(name)
+        if spec.kind in stat.kinds and cur.valid and ref.valid:
+            out[name] = round(stat.compute(ref, cur, spec).value, 6)
+    return out
+
+
+def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
+               alert_hook: AlertHook | None = None, report_dir: Path | None = None) -> RunSummary:
+    """Run (or return the stored run of) the window ending at or before `at`."""
+    start, end = window_for(cfg, at)
+    run_id = run_id_for(cfg, start, end)
+    stored = store.get_run(run_id)
+    if stored is not None:
+        log.info("run %s exists; returning it unchanged", run_id, extra={"run_id": run_id})
+        return RunSummary.model_validate_json(stored.summary_json)
+    t0 = time.perf_counter()
+    bytes_before = store.bytes_processed
+    ref = ensure_reference(cfg, store)
+    labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
+    p = cfg.predictions
+    if not store.exists(p.table):
+        raise TableNotFound(f"predictions table {p.table!r} does not exist; check predictions.table or ingest logs")
+    src = Source(
+        table=store.table(p.table), timestamp=p.timestamp, start=start, end=end, model_column=p.model_column,
+        model=cfg.model,
+        labels_table=store.table(cfg.labels.table) if labels_ok and cfg.labels else None,
+        join_key=cfg.labels.join_key if cfg.labels else None,
+        label_column=cfg.labels.column if cfg.labels else None,
+    )
+    specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
+             for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
+    window = profiling.profile(store, src, specs)
+    by_name = {f.name: f for f in cfg.features}
+    items = []
+    for spec in specs:
+        f = by_name.get(spec.name)
+        stat = (f.statistic if f and f.statistic else None) or (
+            cfg.drift.numerical.statistic if spec.kind == "numerical" else cfg.drift.categorical.statistic)
+        floor = (f.threshold if f else None)
+        if floor is None:
+            floor = cfg.drift.numerical.threshold if spec.kind == "numerical" else cfg.drift.categorical.threshold
+        items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
+                                   window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
+                                   floor=floor, min_rows=cfg.window.min_rows))
+    decisions = {d.name: d for d in decide(items, fdr=cfg.drift.fdr, seed=zlib.crc32(run_id.encode()))}
+    verdicts: dict[str, FeatureVerdict] = {}
+    for spec in specs:
+        v = _verdict(decisions[spec.name])
+        v.extra.update(_others(spec, ref.profile.features[spec.name], window.features[spec.name]))
+        verdicts[spec.name] = v
+    feats = [verdicts[f.name] for f in cfg.features]
+    decided = [v for v in feats if v.status != "insufficient_data"]
+    share = sum(v.drifted for v in decided) / len(decided) if decided else 0.0
+    prediction = verdicts.get(profiling.PREDICTION) or verdicts.get(profiling.PREDICTED_CLASS)
+    if prediction is not None:
+        prediction = prediction.model_copy(update={"name": "prediction"})
+    label = verdicts.get(profiling.LABEL)
+    if label is not None:
+        label = label.model_copy(update={"name": "label"})
+    status = "insufficient_data" if window.rows < cfg.window.min_rows else "ok"
+    summary = RunSummary(
+        run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=timezone.utc),
+                                                       end=end.replace(tzinfo=timezone.utc)),
+        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), features=feats, drift_share=share,
+        dataset_drift=bool(decided) and share >= cfg.drift.drift_share, prediction_drift=prediction,
+        label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
+        report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
+    )
+    summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
+        profiling.PREDICTED_CLASS].model_dump()
+    summary.extra["report_path"] = _report(cfg, store, src, specs, run_id, window, report_dir)
+    summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
+    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
+    if alert_hook is not None:
+        history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
+                   if r.window_start < start]
+        summary.alerts = alert_hook(summary, history)
+    record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
+                       created_at=summary.created_at or utcnow(), status=status,
+                       summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
+    if not store.save_run(record):  # a concurrent retry won the race: its result stands
+        existing = store.get_run(run_id)
+        assert existing is not None
+        return RunSummary.model_validate_json(existing.summary_json)
+    log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
+    return summary
+
+
+def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], run_id: str,
+            window: WindowProfile, report_dir: Path | None) -> str | None:
+    """Evidently's report on bounded, deterministic samples of the window and the reference."""
+    from reports.evidently_report import build_report
+
+    if window.rows == 0:
+        return None
+    feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
+    extra: list[tuple[str, str]] = []
+    pred = cfg.prediction
+    if pred.probability:
+        extra.append(("probability", pred.probability))
+    if pred.class_column:
+        extra.append(("predicted_class", pred.class_column))
+    n = cfg.report.sample_rows
+    key = cfg.predictions.request_id
+    label_cols = [("label", "__label")] if src.labels_table else []
+    cur = profiling.sample(store, src, feats + extra + label_cols, key, n, run_id)
+    ref_src = Source(table=store.table(cfg.reference_table))
+    ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
+    ref_key = key if key in _columns(store, cfg.reference_table) or not _columns(store, cfg.reference_table) else feats[0][1]
+    ref = profiling.sample(store, ref_src, feats + extra + ref_label, ref_key, n, "reference")
+    path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
+    num = [f.name for f in cfg.features if f.kind == "numerical"]
+    cat = [f.name for f in cfg.features if f.kind == "categorical"]
+    out = build_report(cur, ref, numerical=num, categorical=cat, path=path,
+                       target="label" if label_cols else None,
+                       prediction="predicted_class" if pred.class_column else None,
+                       title=f"{cfg.model} {run_id}")
+    return str(out) if out else None
+
+
+def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
+               model: str | None = None, alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None,
+               ) -> list[RunSummary]:
+    """Run every configured model's window (or only `model`)."""
+    if model is not None and model not in configs:
+        raise ConfigError(f"unknown model {model!r}; configured: {sorted(configs)}")
+    chosen = [configs[model]] if model else list(configs.values())
+    out = []
+    for cfg in chosen:
+        store = store_for(cfg)
+        hook = alert_hook_for(cfg, store) if alert_hook_for else None
+        out.append(run_window(cfg, store, at, alert_hook=hook))
+    return out

@@ -1,0 +1,285 @@
+"""The one definition of Driftline's queries, rendered for DuckDB or BigQuery.
+
+Both stores call these builders, so the profile, sample and count queries can never drift
+apart between the embedded default and the warehouse. Values always travel as query
+parameters; identifiers are checked against a strict pattern before they reach SQL, and
+configured feature expressions are parsed (sqlglot) and must be a single scalar expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.errors import UnsafeIdentifier
+from monitor.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+
+
+def check_identifier(name: str) -> str:
+    """Return name if it is a plain identifier; raise UnsafeIdentifier before any SQL is built."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise UnsafeIdentifier(f"refusing identifier {name!r}: only [A-Za-z_][A-Za-z0-9_]* is allowed")
+    return name
+
+
+def validate_expression(expr: str) -> str:
+    """Accept a configured feature expression only if it is one scalar SQL expression."""
+    import sqlglot
+    from sqlglot import exp
+
+    if ";" in expr or "--" in expr or "/*" in expr:
+        raise UnsafeIdentifier(f"expression {expr!r}: no statements or comments allowed")
+    try:
+        tree = sqlglot.parse_one(expr, read="bigquery")
+    except sqlglot.errors.ParseError as err:
+        raise UnsafeIdentifier(f"expression {expr!r} does not parse: {err}") from None
+    forbidden = (exp.Select, exp.Subquery, exp.Insert, exp.Delete, exp.Update, exp.Drop, exp.Command)
+    if isinstance(tree, forbidden) or any(isinstance(node, forbidden) for node in tree.walk()):
+        raise UnsafeIdentifier(f"expression {expr!r}: only a scalar expression over the row is allowed")
+    for column in tree.find_all(exp.Column):
+        check_identifier(column.name)
+    return expr
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few places where DuckDB and BigQuery SQL differ."""
+
+    name: str
+    ident_quote: str
+    param_prefix: str
+    double: str
+    string: str
+
+    def q(self, name: str) -> str:
+        check_identifier(name)
+        return f"{self.ident_quote}{name}{self.ident_quote}"
+
+    def p(self, name: str) -> str:
+        return f"{self.param_prefix}{name}"
+
+    def is_nan(self, e: str) -> str:
+        return f"isnan({e})" if self.name == "duckdb" else f"IS_NAN({e})"
+
+    def is_inf(self, e: str) -> str:
+        return f"isinf({e})" if self.name == "duckdb" else f"IS_INF({e})"
+
+    def in_array(self, e: str, param: str) -> str:
+        if self.name == "duckdb":
+            return f"list_contains({self.p(param)}, {e})"
+        return f"{e} IN UNNEST({self.p(param)})"
+
+    def hash_order(self, key: str, seed_param: str) -> str:
+        """A deterministic pseudo-random order keyed by the row and the run's seed."""
+        if self.name == "duckdb":
+            return f"hash(CAST({key} AS VARCHAR) || {self.p(seed_param)})"
+        return f"FARM_FINGERPRINT(CONCAT(CAST({key} AS STRING), {self.p(seed_param)}))"
+
+
+DUCKDB = Dialect("duckdb", '"', "$", "DOUBLE", "VARCHAR")
+BIGQUERY = Dialect("bigquery", "`", "@", "FLOAT64", "STRING")
+
+
+@dataclass
+class Query:
+    """SQL text plus its parameters (name -> value)."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a profile reads from: a table, optionally filtered to one model's window.
+
+    ``table`` is already rendered (quoted, possibly project.dataset-qualified) by the store.
+    ``label`` joins the labels table so the label can be profiled like any column.
+    """
+
+    table: str
+    timestamp: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    model_column: str | None = None
+    model: str | None = None
+    labels_table: str | None = None  # rendered
+    join_key: str | None = None
+    label_column: str | None = None
+
+
+def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
+    """A FROM-able subquery: the source rows of the window, the label joined when asked."""
+    where: list[str] = []
+    if src.timestamp is not None and src.start is not None and src.end is not None:
+        # Both bounds on the partition column: BigQuery prunes to the window's partitions.
+        ts = f"p.{d.q(src.timestamp)}"
+        where.append(f"{ts} >= {d.p('w_start')} AND {ts} < {d.p('w_end')}")
+        params["w_start"], params["w_end"] = src.start, src.end
+    if src.model_column is not None and src.model is not None:
+        where.append(f"p.{d.q(src.model_column)} = {d.p('w_model')}")
+        params["w_model"] = src.model
+    sql = f"SELECT p.*"
+    if src.labels_table and src.join_key and src.label_column:
+        sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
+        sql += f" FROM {src.table} AS p LEFT JOIN {src.labels_table} AS l"
+        sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.join_key)}"
+    else:
+        sql += f" FROM {src.table} AS p"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql
+
+
+def _column(d: Dialect, expr: str) -> str:
+    return d.q(expr) if _IDENT.match(expr) else f"({validate_expression(expr)})"
+
+
+def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
+    """One scan computing every numeric and categorical summary of the specs."""
+    params: dict[str, Any] = {}
+    inner_cols: list[str] = []
+    aggs: list[str] = ["COUNT(*) AS n"]
+    for i, spec in enumerate(specs):
+        c = f"c{i}"
+        if isinstance(spec, NumericSpec):
+            inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.double}) AS {c}")
+            finite = f"({c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)})"
+            # NaN compares greater than everything in DuckDB, so finite values are binned explicitly.
+            fin = f"CASE WHEN {finite} THEN {c} END"
+            aggs += [
+                f"SUM(CASE WHEN {c} IS NULL OR {d.is_nan(c)} THEN 1 ELSE 0 END) AS {c}_nulls",
+                f"SUM(CASE WHEN {d.is_inf(c)} THEN 1 ELSE 0 END) AS {c}_inf",
+                f"MIN({fin}) AS {c}_min",
+                f"MAX({fin}) AS {c}_max",
+                f"AVG({fin}) AS {c}_mean",
+                f"VAR_POP({fin}) AS {c}_var",
+            ]
+            params[f"{c}_lo"], params[f"{c}_hi"] = spec.ref_min, spec.ref_max
+            aggs.append(f"SUM(CASE WHEN {finite} AND {c} < {d.p(c + '_lo')} THEN 1 ELSE 0 END) AS {c}_below")
+            aggs.append(f"SUM(CASE WHEN {finite} AND {c} > {d.p(c + '_hi')} THEN 1 ELSE 0 END) AS {c}_above")
+            # Bin index by a CASE ladder on the reference's edges, counted per bin.
+            for b, edge in enumerate(spec.edges):
+                params[f"{c}_e{b}"] = float(edge)
+            for b in range(spec.bins):
+                conds = [finite]
+                if b > 0:
+                    conds.append(f"{c} >= {d.p(f'{c}_e{b - 1}')}")
+                if b < spec.bins - 1:
+                    conds.append(f"{c} < {d.p(f'{c}_e{b}')}")
+                aggs.append(f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END) AS {c}_b{b}")
+        else:
+            inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.string}) AS {c}")
+            aggs.append(f"SUM(CASE WHEN {c} IS NULL THEN 1 ELSE 0 END) AS {c}_nulls")
+            for k, cat in enumerate(spec.top):
+                params[f"{c}_t{k}"] = cat
+                aggs.append(f"SUM(CASE WHEN {c} = {d.p(f'{c}_t{k}')} THEN 1 ELSE 0 END) AS {c}_k{k}")
+            params[f"{c}_known"] = list(spec.known)
+            params[f"{c}_top"] = list(spec.top)
+            known, top = d.in_array(c, f"{c}_known"), d.in_array(c, f"{c}_top")
+            aggs.append(f"SUM(CASE WHEN {c} IS NOT NULL AND {known} AND NOT {top} THEN 1 ELSE 0 END) AS {c}_other")
+            aggs.append(f"SUM(CASE WHEN {c} IS NOT NULL AND NOT {known} THEN 1 ELSE 0 END) AS {c}_unseen")
+    rel = relation(d, src, params)
+    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
+
+
+def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: int = 5) -> Query:
+    """The most frequent categories of the window that the reference never saw."""
+    params: dict[str, Any] = {"known": list(spec.known), "limit": limit}
+    rel = relation(d, src, params)
+    c = f"CAST({_column(d, spec.expr)} AS {d.string})"
+    sql = (
+        f"SELECT v, COUNT(*) AS n FROM (SELECT {c} AS v FROM ({rel}) AS r) AS u "
+        f"WHERE v IS NOT NULL AND NOT {d.in_array('v', 'known')} "
+        f"GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}"
+    )
+    return Query(sql, params)
+
+
+def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int) -> Query:
+    """Reference statistics needed to fix bin edges: min, max and the i/bins quantiles."""
+    params: dict[str, Any] = {}
+    rel = relation(d, src, params)
+    cols, aggs = [], []
+    for i, (name, expr) in enumerate(spec_exprs.items()):
+        c = f"c{i}"
+        cols.append(f"CAST({_column(d, expr)} AS {d.double}) AS {c}")
+        fin = f"CASE WHEN {c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)} THEN {c} END"
+        aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max"]
+        if d.name == "duckdb":
+            probs = ", ".join(str(k / bins) for k in range(1, bins))
+            aggs.append(f"quantile_cont({fin}, [{probs}]) AS {c}_q")
+        else:
+            aggs.append(f"APPROX_QUANTILES({fin}, {bins}) AS {c}_q")
+    inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
+
+
+def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:
+    """A categorical column's values by frequency (the reference's known set and top-K)."""
+    params: dict[str, Any] = {"limit": limit}
+    rel = relation(d, src, params)
+    c = f"CAST({_column(d, expr)} AS {d.string})"
+    sql = (
+        f"SELECT v, COUNT(*) AS n FROM (SELECT {c} AS v FROM ({rel}) AS r) AS u "
+        f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}"
+    )
+    return Query(sql, params)
+
+
+def sample_query(d: Dialect, src: Source, columns: Sequence[tuple[str, str]], key: str, n: int, seed: str) -> Query:
+    """A bounded, deterministic pseudo-random sample: the n rows with the smallest seeded hash."""
+    params: dict[str, Any] = {"seed": seed, "n": n}
+    rel = relation(d, src, params)
+    cols = ", ".join(f"{_column(d, expr)} AS {d.q(alias)}" for alias, expr in columns)
+    order = d.hash_order(d.q(key), "seed")
+    return Query(f"SELECT {cols} FROM ({rel}) AS r ORDER BY {order} LIMIT {d.p('n')}", params)
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _i(v: Any) -> int:
+    return 0 if v is None else int(v)
+
+
+def parse_profile(row: Mapping[str, Any], specs: Sequence[Spec], unseen: Mapping[str, tuple[str, ...]]) -> WindowProfile:
+    """Turn the one result row of profile_query into a WindowProfile."""
+    from monitor.profile import CategoricalProfile, NumericProfile
+
+    n = _i(row["n"])
+    out: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        c = f"c{i}"
+        if isinstance(spec, NumericSpec):
+            out[spec.name] = NumericProfile(
+                name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), infinite=_i(row[f"{c}_inf"]),
+                min=_f(row[f"{c}_min"]), max=_f(row[f"{c}_max"]), mean=_f(row[f"{c}_mean"]),
+                variance=_f(row[f"{c}_var"]),
+                bin_counts=tuple(_i(row[f"{c}_b{b}"]) for b in range(spec.bins)),
+                below_range=_i(row[f"{c}_below"]), above_range=_i(row[f"{c}_above"]),
+            )
+        else:
+            out[spec.name] = CategoricalProfile(
+                name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), categories=spec.top,
+                counts=tuple(_i(row[f"{c}_k{k}"]) for k in range(len(spec.top))),
+                other=_i(row[f"{c}_other"]), unseen=_i(row[f"{c}_unseen"]),
+                unseen_values=tuple(unseen.get(spec.name, ())),
+            )
+    return WindowProfile(rows=n, features=out)
+
+
+def numeric_spec(name: str, expr: str, lo: Any, hi: Any, quantiles: Sequence[Any] | None) -> NumericSpec:
+    """Fix a numeric feature's bins from reference min, max and quantiles (edges strictly increasing)."""
+    if lo is None or hi is None:
+        return NumericSpec(name=name, expr=expr, edges=(), ref_min=float("nan"), ref_max=float("nan"))
+    # Deduplicated to strictly increasing, exactly as monitor.profile_frame.quantile_edges does.
+    edges = tuple(sorted({float(q) for q in (quantiles or []) if q is not None}))
+    return NumericSpec(name=name, expr=expr, edges=edges, ref_min=float(lo), ref_max=float(hi))

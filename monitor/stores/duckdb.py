@@ -1,0 +1,163 @@
+"""The embedded default store: one DuckDB file holding logs, reference, runs and state."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from monitor.errors import StoreError, StoreUnavailable, TableNotFound
+from monitor.sql import DUCKDB, Query, check_identifier
+from monitor.stores.base import RunRecord
+
+_DDL = [
+    """CREATE TABLE IF NOT EXISTS driftline_runs (
+        run_id VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL, created_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL,
+        summary_json VARCHAR NOT NULL, bytes_processed BIGINT DEFAULT 0)""",
+    "CREATE TABLE IF NOT EXISTS driftline_state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+]
+
+
+def _translate(exc: Exception, what: str) -> StoreError:
+    if isinstance(exc, duckdb.CatalogException):
+        return TableNotFound(f"{what}: {exc}. Check the table names in the config, or run `driftline ingest`.")
+    if isinstance(exc, duckdb.IOException):
+        return StoreUnavailable(f"{what}: cannot open the DuckDB file ({exc}); is another process writing it?")
+    return StoreError(f"{what}: {exc}")
+
+
+class DuckDBStore:
+    """Store protocol on a DuckDB file (or ':memory:')."""
+
+    dialect = DUCKDB
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise _translate(exc, f"opening {self.path}") from None
+        # One connection shared by threads (FastAPI's pool): DuckDB wants a cursor per thread.
+        self._lock = threading.RLock()
+        if not read_only:
+            self.init()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def init(self) -> None:
+        with self._lock:
+            for ddl in _DDL:
+                self._con.execute(ddl)
+
+    def table(self, name: str) -> str:
+        return self.dialect.q(name)
+
+    def exists(self, name: str) -> bool:
+        check_identifier(name)
+        rows = self.query(Query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $t", {"t": name}))
+        return bool(rows[0]["n"])
+
+    def columns(self, name: str) -> dict[str, str]:
+        """Column name -> type of a table ({} if it does not exist)."""
+        check_identifier(name)
+        rows = self.query(Query(
+            "SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = $t "
+            "ORDER BY ordinal_position", {"t": name}))
+        return {r["c"]: r["t"] for r in rows}
+
+    def _execute(self, q: Query) -> duckdb.DuckDBPyConnection:
+        cur = self._con.cursor()
+        try:
+            return cur.execute(q.sql, q.params or None)
+        except duckdb.Error as exc:
+            raise _translate(exc, "query failed") from None
+
+    def query(self, q: Query) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._execute(q)
+            names = [c[0] for c in cur.description or []]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def query_frame(self, q: Query) -> pd.DataFrame:
+        with self._lock:
+            return self._execute(q).df()
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
+        check_identifier(table)
+        for col in frame.columns:
+            check_identifier(str(col))
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("_incoming", frame)
+                if self.exists(table):
+                    cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
+                    cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
+                else:
+                    cur.execute(f"CREATE TABLE {self.table(table)} AS SELECT * FROM _incoming")
+                cur.unregister("_incoming")
+            except duckdb.Error as exc:
+                raise _translate(exc, f"inserting into {table}") from None
+        return len(frame)
+
+    def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
+        """Insert labels, replacing any earlier label of the same key (the last one wins)."""
+        check_identifier(table)
+        check_identifier(key)
+        with self._lock:
+            if self.exists(table):
+                cur = self._con.cursor()
+                cur.register("_incoming", frame)
+                cur.execute(f"DELETE FROM {self.table(table)} WHERE {self.dialect.q(key)} IN "
+                            f"(SELECT {self.dialect.q(key)} FROM _incoming)")
+                cur.unregister("_incoming")
+            return self.insert_frame(table, frame)
+
+    def save_run(self, record: RunRecord) -> bool:
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute(
+                    "INSERT INTO driftline_runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    [record.run_id, record.model, record.window_start, record.window_end, record.created_at,
+                     record.status, record.summary_json, record.bytes_processed])
+                inserted = cur.fetchone()
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                cur.execute("ROLLBACK")
+                raise _translate(exc, "saving the run") from None
+        return bool(inserted and inserted[0])
+
+    def _records(self, rows: list[dict[str, Any]]) -> list[RunRecord]:
+        return [RunRecord(**r) for r in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self.query(Query("SELECT * FROM driftline_runs WHERE run_id = $id", {"id": run_id}))
+        return self._records(rows)[0] if rows else None
+
+    def list_runs(self, model: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[RunRecord]:
+        sql = "SELECT * FROM driftline_runs"
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if model is not None:
+            sql += " WHERE model = $model"
+            params["model"] = model
+        sql += " ORDER BY window_start DESC, model LIMIT $limit OFFSET $offset"
+        return self._records(self.query(Query(sql, params)))
+
+    def get_state(self, key: str) -> str | None:
+        rows = self.query(Query("SELECT value FROM driftline_state WHERE key = $k", {"k": key}))
+        return rows[0]["value"] if rows else None
+
+    def put_state(self, key: str, value: str) -> None:
+        self.query(Query("INSERT OR REPLACE INTO driftline_state VALUES ($k, $v)", {"k": key, "v": value}))
+
+    @property
+    def bytes_processed(self) -> int:
+        return 0
