@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor.errors import ConfigError
@@ -312,8 +312,17 @@ class Settings(BaseSettings):
     config_dir: str = "config"
     log_json: bool = False
     log_level: str = "INFO"
-    auth_mode: str = "local-open"
-    public_url: str = ""
+    public_url: str = ""  # the service URL: links in alerts, and the default OIDC audience
+    # Auth (monitor/auth.py): "google" (the default, so a forgotten setting fails closed),
+    # "local-token" (a bearer token) or "local-open" (no auth: only on your own machine).
+    auth_mode: str = "google"
+    auth_audience: str = ""
+    scheduler_service_account: str = ""
+    reader_service_accounts: str = ""  # comma-separated
+    iap_audience: str = ""
+    auth_token: SecretStr | None = None
+    oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    iap_certs_url: str = "https://www.gstatic.com/iap/verify/public_key"
 
 
 @lru_cache(maxsize=1)

@@ -199,7 +199,7 @@ def ingest(store: object, cfg: ModelConfig, target: Target, path: str | Path) ->
             if len(good):
                 store.insert_frame(table, good.reset_index(drop=True))  # type: ignore[attr-defined]
         report.rows_loaded += len(good)
-    if target == "labels" and cfg.labels is not None and store.exists(cfg.predictions.table):  # type: ignore[attr-defined]
+    if target == "labels" and cfg.labels is not None and store.exists(cfg.predictions.table) and store.exists(table):  # type: ignore[attr-defined]
         _count_unknown_labels(store, cfg, table, report)
     _record_rejects(store, cfg, target, rejects)
     return report
