@@ -93,8 +93,9 @@ def assemblies(n: int, rng: np.random.Generator, *, scenario: str = "none", leve
     seq[:, :, 7] -= (0.25 * quality)[:, None] * _PROFILE[None, :] ** 2  # tz eases as quality rises
     if shifted:
         # Harder tire compound: more press force and torque at the end of the mount.
-        seq[:, :, 4] -= level * 18.0 * _PROFILE[None, :]
-        seq[:, :, 7] += level * 0.45 * _PROFILE[None, :] ** 2
+        k = level * (0.5 if scenario == "covariate_shift" else 1.0)
+        seq[:, :, 4] -= k * 18.0 * _PROFILE[None, :]
+        seq[:, :, 7] += k * 0.45 * _PROFILE[None, :] ** 2
         if scenario == "new_tire_batch":
             new = rng.random(n) < 0.06 * level
             tire_names = np.where(new, "R18-eco", tire_names)
@@ -108,12 +109,14 @@ def assemblies(n: int, rng: np.random.Generator, *, scenario: str = "none", leve
         if level >= 2:
             frame.loc[stuck, [f"tx_{a}" for a in AGGREGATES]] = np.nan
     frame["tire_type"] = tire_names
-    # True defect process: the base rate from the real labels, driven by the latent quality.
-    # Intercept so that E[sigmoid(base - 1.6 q)] matches the real rate (probit approximation).
+    # True defect process: the base rate from the real labels, a function of the observed
+    # end-of-mount force and torque only, so a change of inputs alone is a pure covariate shift.
+    signal = _signal(frame)
     base = np.log(defect_rate() / (1 - defect_rate())) * np.sqrt(1 + np.pi * 1.6**2 / 8)
-    risk = base - 1.6 * quality
+    risk = base - 1.6 * signal
     if scenario == "concept_drift" and level:
-        risk = base + 1.6 * quality * (1 - 1.5 * level) + 0.8 * level  # same inputs, new relation
+        # Same inputs, new relation: the signal says less and a new failure mode appears.
+        risk = base - 1.6 * (1 - 0.8 * level) * signal + 0.9 * level
     p_defect = 1 / (1 + np.exp(-risk))
     frame["label"] = (rng.random(n) >= p_defect).astype(int)  # 1 = mounted correctly
     frame["probability"] = _model(frame, scenario == "model_swap" and level > 0)
@@ -128,6 +131,13 @@ def _aggregate(seq: np.ndarray) -> pd.DataFrame:
         cols.update({f"{name}_mean": x.mean(1), f"{name}_std": x.std(1), f"{name}_min": x.min(1),
                      f"{name}_max": x.max(1), f"{name}_last": x[:, -1]})
     return pd.DataFrame(cols)
+
+
+def _signal(frame: pd.DataFrame) -> np.ndarray:
+    """The standardised end-of-mount evidence of a good mount (the relation the model learned)."""
+    fz = (frame["fz_last"].fillna(-200.0).to_numpy() + 200.0) / 8.0
+    tz = (frame["tz_last"].fillna(3.0).to_numpy() - 3.0) / 0.25
+    return (fz - tz) / 2.6
 
 
 def _model(frame: pd.DataFrame, swapped: bool) -> np.ndarray:

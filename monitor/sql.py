@@ -33,11 +33,12 @@ def validate_expression(expr: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    if ";" in expr or "--" in expr or "/*" in expr:
-        raise UnsafeIdentifier(f"expression {expr!r}: no statements or comments allowed")
+    if any(token in expr for token in (";", "--", "/*", "`", '"')):
+        # Quoted identifiers would bypass the identifier pattern: expressions use plain names only.
+        raise UnsafeIdentifier(f"expression {expr!r}: no statements, comments or quoted names allowed")
     try:
         tree = sqlglot.parse_one(expr, read="bigquery")
-    except sqlglot.errors.ParseError as err:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
         raise UnsafeIdentifier(f"expression {expr!r} does not parse: {err}") from None
     forbidden = (exp.Select, exp.Subquery, exp.Insert, exp.Delete, exp.Update, exp.Drop, exp.Command)
     if isinstance(tree, forbidden) or any(isinstance(node, forbidden) for node in tree.walk()):
