@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor import profiling
+from monitor import performance_run, profiling
 from monitor.config import ModelConfig
 from monitor.decision import Decision, DecisionInput, decide
 from monitor.errors import ConfigError, TableNotFound
@@ -179,6 +179,9 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
+    ref_perf = performance_run.reference_state(cfg, store)
+    summary.performance, summary.estimated_performance = performance_run.window_performance(
+        cfg, store, src, labels_ok, ref_perf)
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
     summary.extra["report_path"] = _report(cfg, store, src, specs, run_id, window, report_dir)
@@ -196,7 +199,43 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
         assert existing is not None
         return RunSummary.model_validate_json(existing.summary_json)
     log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
+    if labels_ok:
+        refresh_performance(cfg, store, before=start)
     return summary
+
+
+def _window_source(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> Source:
+    p, lab = cfg.predictions, cfg.labels
+    assert lab is not None
+    return Source(table=store.table(p.table), timestamp=p.timestamp, start=start, end=end,
+                  model_column=p.model_column, model=cfg.model, labels_table=store.table(lab.table),
+                  join_key=lab.join_key, label_column=lab.column)
+
+
+def refresh_performance(cfg: ModelConfig, store: Store, before: datetime,
+                        windows: int = performance_run.REFRESH_WINDOWS) -> list[str]:
+    """Recompute past windows' performance whose label coverage changed; returns their run ids."""
+    ref = performance_run.reference_state(cfg, store)
+    if ref is None or cfg.labels is None or not store.exists(cfg.labels.table):
+        return []
+    changed = []
+    for rec in store.list_runs(cfg.model, limit=windows):
+        if rec.window_start >= before:
+            continue
+        s = RunSummary.model_validate_json(rec.summary_json)
+        old = s.performance or {}
+        if old.get("status") == "final":
+            continue
+        src = _window_source(cfg, store, rec.window_start, rec.window_end)
+        new, _ = performance_run.window_performance(cfg, store, src, True, ref)
+        if new is None or (old and old.get("coverage") == new.get("coverage")):
+            continue
+        if old:
+            s.performance_history.append(old)
+        s.performance = new
+        store.update_run_summary(rec.run_id, s.model_dump_json())
+        changed.append(rec.run_id)
+    return changed
 
 
 def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], run_id: str,

@@ -59,6 +59,9 @@ class RunSummary(BaseModel):
     alerts: list[AlertEntry] = Field(default_factory=list)
     report_url: str
     status: str = "ok"  # ok | insufficient_data
+    performance: dict[str, Any] | None = None  # realized, once labels arrive (monitor.performance)
+    estimated_performance: dict[str, Any] | None = None  # CBPE from probabilities alone
+    performance_history: list[dict[str, Any]] = Field(default_factory=list)  # earlier values as labels arrived
     model_version: str | None = None
     created_at: datetime | None = None
     extra: dict[str, Any] = Field(default_factory=dict)

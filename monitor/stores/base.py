@@ -59,6 +59,9 @@ class Store(Protocol):
 
     def get_run(self, run_id: str) -> RunRecord | None: ...
 
+    def update_run_summary(self, run_id: str, summary_json: str) -> None:
+        """Replace a stored run's summary (late labels refresh its performance)."""
+
     def list_runs(self, model: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[RunRecord]:
         """Runs, newest window first."""
 

@@ -135,6 +135,10 @@ class DuckDBStore:
                 raise _translate(exc, "saving the run") from None
         return bool(inserted and inserted[0])
 
+    def update_run_summary(self, run_id: str, summary_json: str) -> None:
+        self.query(Query("UPDATE driftline_runs SET summary_json = $s WHERE run_id = $id",
+                         {"s": summary_json, "id": run_id}))
+
     def _records(self, rows: list[dict[str, Any]]) -> list[RunRecord]:
         return [RunRecord(**r) for r in rows]
 

@@ -1,0 +1,250 @@
+"""The drift decision rule: flag a column only when confident its change exceeds a practical floor.
+
+For each column (feature, prediction, label) of a run:
+
+1. ``t`` = the statistic between the reference's and the window's binned distributions.
+2. H0: the true distance is at most the floor. The least favourable point of H0 in the
+   observed direction is ``q = (1 - lam) p_ref + lam p_win`` with ``lam`` solving
+   ``D(p_ref, q) = floor``. A seeded parametric bootstrap draws reference-size and
+   window-size multinomial samples from ``p_ref`` and ``q`` and recomputes the statistic:
+   its spread at exactly this pair of sizes, floor included. A gamma fitted by moments to
+   those draws gives the p-value ``P(T >= t)`` (the tail beyond the draws themselves).
+   If ``t <= floor`` there is no evidence of a change above the floor: p = 1.
+3. Benjamini-Hochberg at level ``fdr`` across every decided column of the run. Under no
+   change BH's false discovery rate equals its family-wise error rate, so ``fdr`` bounds the
+   share of runs with any false alarm (default 1%).
+
+Windows with fewer valid values than ``min_rows`` get status "insufficient_data". The
+bootstrap is seeded from the caller's seed and the window's own counts, so the same window
+always gets the same verdict. See docs/drift-decisions.md for the calibration.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sps
+
+from monitor.profile import FeatureProfile, Kind, Spec
+from monitor.stats import DEFAULT_STATISTIC, Geometry, Statistic, counts_of, geometry, get_statistic
+
+DEFAULT_FDR = 0.01
+DEFAULT_MIN_ROWS = 100
+DEFAULT_REPLICATES = 400
+_BISECT_STEPS = 40
+
+Status = str  # "ok" | "drift" | "insufficient_data"
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """One column to decide: its spec, reference and window profiles, statistic and floor."""
+
+    name: str
+    kind: Kind
+    spec: Spec
+    reference: FeatureProfile
+    window: FeatureProfile
+    statistic: str | None = None  # None -> DEFAULT_STATISTIC[kind]
+    floor: float | None = None  # None -> the statistic's default floor for this kind
+    min_rows: int = DEFAULT_MIN_ROWS
+
+
+@dataclass(frozen=True)
+class PrecomputedTest:
+    """A test decided elsewhere (the multivariate classifier) that joins the run's BH family."""
+
+    name: str
+    kind: str
+    statistic: str
+    value: float | None
+    p_value: float | None  # None -> insufficient data
+    threshold: float
+    floor: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one column of a run."""
+
+    name: str
+    kind: str
+    statistic: str
+    value: float | None
+    threshold: float  # the value above which this column is flagged at this size (the floor if undecided)
+    p_value: float | None  # against "the change is at most the floor"
+    drifted: bool
+    status: Status
+    floor: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Null:
+    """The statistic's bootstrap distribution on the floor, as a moment-matched gamma."""
+
+    mean: float
+    var: float
+
+    def sf(self, t: float) -> float:
+        if self.var <= 0 or self.mean <= 0:
+            return 1.0 if t <= self.mean else 0.0
+        return float(sps.gamma.sf(t, self.mean**2 / self.var, scale=self.var / self.mean))
+
+    def isf(self, alpha: float) -> float:
+        if self.var <= 0 or self.mean <= 0:
+            return self.mean
+        return float(sps.gamma.isf(alpha, self.mean**2 / self.var, scale=self.var / self.mean))
+
+
+def _seed(seed: int, item: DecisionInput, ref: np.ndarray, cur: np.ndarray) -> np.random.SeedSequence:
+    """A seed from the caller's seed and the window itself: the same window, the same draws."""
+    text = f"{item.name}|{ref.astype(np.int64).tolist()}|{cur.astype(np.int64).tolist()}"
+    return np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(text.encode())])
+
+
+def _bisect(f: Callable[[float], float], target: float, hi: float) -> float:
+    """The lam in [0, hi] where the increasing f reaches target (hi if it never does)."""
+    lo = 0.0
+    if f(hi) <= target:
+        return hi
+    for _ in range(_BISECT_STEPS):
+        mid = 0.5 * (lo + hi)
+        if f(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _boundary(
+    stat: Statistic, geom: Geometry, p_ref: np.ndarray, p_win: np.ndarray, t: float, floor: float, kind: str
+) -> np.ndarray:
+    """The window distribution at distance ``floor`` from the reference, in the direction observed."""
+
+    def dist(q: np.ndarray) -> float:
+        return float(stat.batch(p_ref[None, :], q[None, :], geom)[0])
+
+    if t > floor:
+        lam = _bisect(lambda x: dist((1 - x) * p_ref + x * p_win), floor, 1.0)
+        return (1 - lam) * p_ref + lam * p_win
+    # No change above the floor was seen: report the threshold for a canonical change
+    # instead (a location-like tilt of the bins, or mass moving toward uniform categories).
+    if kind == "numerical":
+        z = np.arange(p_ref.size, dtype=float)
+        z = (z - z.mean()) / (z.std() or 1.0)
+
+        def tilt(x: float) -> np.ndarray:
+            w = p_ref * np.exp(x * z)
+            return w / w.sum()
+
+        return tilt(_bisect(lambda x: dist(tilt(x)), floor, 20.0))
+    u = np.full_like(p_ref, 1.0 / p_ref.size)
+    lam = _bisect(lambda x: dist((1 - x) * p_ref + x * u), floor, 1.0)
+    return (1 - lam) * p_ref + lam * u
+
+
+def _null_on_floor(
+    stat: Statistic, geom: Geometry, p_ref: np.ndarray, q: np.ndarray, n_ref: int, n_win: int,
+    rng: np.random.Generator, replicates: int,
+) -> _Null:
+    ref_draws = rng.multinomial(n_ref, p_ref / p_ref.sum(), size=replicates).astype(float)
+    win_draws = rng.multinomial(n_win, q / q.sum(), size=replicates).astype(float)
+    t = stat.batch(ref_draws, win_draws, geom)
+    t = t[np.isfinite(t)]
+    return _Null(mean=float(t.mean()), var=float(t.var(ddof=1))) if t.size > 1 else _Null(0.0, 0.0)
+
+
+@dataclass
+class _Pending:
+    item: DecisionInput | PrecomputedTest
+    statistic: str
+    floor: float
+    value: float | None
+    p_value: float | None
+    null: _Null | None
+
+
+def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
+    stat = get_statistic(item.statistic or DEFAULT_STATISTIC[item.kind])
+    floor = item.floor if item.floor is not None else stat.default_threshold(item.kind)
+    ref, cur = counts_of(item.reference), counts_of(item.window)
+    n_ref, n_win = int(ref.sum()), int(cur.sum())
+    if n_win < item.min_rows or n_ref < item.min_rows:
+        return _Pending(item, stat.name, floor, None, None, None)
+    geom = geometry(item.spec, item.reference)
+    t = float(stat.batch(ref[None, :], cur[None, :], geom)[0])
+    p_ref, p_win = ref / n_ref, cur / n_win
+    q = _boundary(stat, geom, p_ref, p_win, t, floor, item.kind)
+    rng = np.random.default_rng(_seed(seed, item, ref, cur))
+    null = _null_on_floor(stat, geom, p_ref, q, n_ref, n_win, rng, replicates)
+    p = 1.0 if t <= floor else null.sf(t)
+    if not np.isfinite(p):
+        p = 1.0
+    return _Pending(item, stat.name, floor, t, p, null)
+
+
+def benjamini_hochberg(p_values: Sequence[float], fdr: float) -> tuple[list[bool], float]:
+    """Which p-values BH rejects at level fdr, and the per-test level that decided it."""
+    m = len(p_values)
+    if m == 0:
+        return [], fdr
+    order = np.argsort(p_values, kind="stable")
+    ranked = np.asarray(p_values, dtype=float)[order]
+    passing = np.nonzero(ranked <= fdr * np.arange(1, m + 1) / m)[0]
+    k = int(passing[-1]) + 1 if passing.size else 0
+    level = fdr * max(k, 1) / m
+    rejected = [False] * m
+    for i in order[:k]:
+        rejected[int(i)] = True
+    return rejected, level
+
+
+def decide(
+    items: Sequence[DecisionInput | PrecomputedTest],
+    *,
+    fdr: float = DEFAULT_FDR,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+) -> list[Decision]:
+    """Decide every column of a run together, controlling the false discovery rate at ``fdr``."""
+    if not 0.0 < fdr < 1.0:
+        raise ValueError(f"fdr must be in (0, 1), got {fdr}")
+    pending: list[_Pending] = []
+    for item in items:
+        if isinstance(item, PrecomputedTest):
+            pending.append(_Pending(item, item.statistic, item.floor, item.value, item.p_value, None))
+        else:
+            pending.append(_evaluate(item, seed, replicates))
+    decided = [i for i, pend in enumerate(pending) if pend.p_value is not None]
+    rejected, level = benjamini_hochberg([float(pending[i].p_value) for i in decided], fdr)  # type: ignore[arg-type]
+    flagged = {i for i, r in zip(decided, rejected, strict=True) if r}
+    out: list[Decision] = []
+    for i, pend in enumerate(pending):
+        item = pend.item
+        if pend.p_value is None:
+            status, threshold = "insufficient_data", pend.floor
+        else:
+            status = "drift" if i in flagged else "ok"
+            if isinstance(item, PrecomputedTest):
+                threshold = item.threshold
+            else:
+                threshold = pend.null.isf(level) if pend.null is not None else pend.floor
+        out.append(
+            Decision(
+                name=item.name,
+                kind=item.kind,
+                statistic=pend.statistic,
+                value=pend.value,
+                threshold=max(float(threshold), pend.floor),
+                p_value=pend.p_value,
+                drifted=status == "drift",
+                status=status,
+                floor=pend.floor,
+                extra={"level": level},
+            )
+        )
+    return out

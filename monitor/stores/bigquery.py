@@ -1,0 +1,398 @@
+"""The store protocol on BigQuery: the same queries as DuckDB (monitor.sql), run where the logs are.
+
+Every query is built by monitor.sql with the BIGQUERY dialect: values travel as query parameters,
+identifiers are checked before they reach SQL, windows filter on the partition column. Each query
+runs under a maximum_bytes_billed guard and adds its bytes processed to `bytes_processed`.
+google-cloud-bigquery is imported only here; its errors become monitor.errors at this boundary:
+
+    NotFound                        -> TableNotFound     (dataset/table: run `driftline init`)
+    Forbidden (access)              -> StoreError        (IAM role to grant)
+    Forbidden/429 (quota, rate)     -> StoreUnavailable  (retried with backoff)
+    BadRequest                      -> StoreError        (the query was rejected; or bytes guard)
+    5xx, timeouts, connection       -> StoreUnavailable  (retried with backoff)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar
+
+import pandas as pd
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+from requests import exceptions as rexc
+
+from monitor.errors import StoreError, StoreUnavailable, TableNotFound, UnsafeIdentifier
+from monitor.sql import BIGQUERY, Query, check_identifier
+from monitor.stores.base import RunRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RUNS_TABLE = "driftline_runs"
+STATE_TABLE = "driftline_state"
+DEFAULT_MAX_BYTES_BILLED = 100 * 2**30  # 100 GiB: far above a run's scan, far below a runaway one
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+_JOB_LABELS = {"app": "driftline"}  # lets billing exports attribute the cost of runs
+_QUOTA_REASONS = ("quotaExceeded", "rateLimitExceeded", "resourcesExceeded", "backendError")
+
+_RUNS_SCHEMA = [("run_id", "STRING", "REQUIRED"), ("model", "STRING", "REQUIRED"),
+                ("window_start", "TIMESTAMP", "REQUIRED"), ("window_end", "TIMESTAMP", "REQUIRED"),
+                ("created_at", "TIMESTAMP", "REQUIRED"), ("status", "STRING", "REQUIRED"),
+                ("summary_json", "STRING", "REQUIRED"), ("bytes_processed", "INT64", "NULLABLE")]
+_STATE_SCHEMA = [("key", "STRING", "REQUIRED"), ("value", "STRING", "REQUIRED")]
+
+
+@dataclass(frozen=True)
+class PredictionsLayout:
+    """What `init` needs to create a model's log tables: names, partition column and typed columns."""
+
+    table: str = "predictions"
+    timestamp: str = "ts"
+    request_id: str = "request_id"
+    model_column: str = "model_name"
+    version_column: str | None = "model_version"
+    columns: tuple[tuple[str, str], ...] = ()  # features, probability, class: (name, BigQuery type)
+    labels_table: str | None = "labels"
+    label_key: str = "request_id"
+    label_column: str = "label"
+
+    @classmethod
+    def from_model_config(cls, cfg: Any) -> PredictionsLayout:
+        """The layout of a monitor.config.ModelConfig (feature expressions contribute their columns)."""
+        import sqlglot
+        from sqlglot import exp
+
+        cols: dict[str, str] = {}
+        for f in cfg.features:
+            kind = "FLOAT64" if f.kind == "numerical" else "STRING"
+            if f.expr:
+                for c in sqlglot.parse_one(f.expr, read="bigquery").find_all(exp.Column):
+                    cols.setdefault(check_identifier(c.name), kind)
+            else:
+                cols.setdefault(f.column or f.name, kind)
+        if cfg.prediction.probability:
+            cols[cfg.prediction.probability] = "FLOAT64"
+        if cfg.prediction.class_column:
+            cols[cfg.prediction.class_column] = "INT64"
+        p, lab = cfg.predictions, cfg.labels
+        return cls(table=p.table, timestamp=p.timestamp, request_id=p.request_id, model_column=p.model_column,
+                   version_column=p.version_column, columns=tuple(cols.items()),
+                   labels_table=lab.table if lab else None, label_key=lab.join_key if lab else "request_id",
+                   label_column=lab.column if lab else "label")
+
+    def predictions_schema(self) -> list[tuple[str, str, str]]:
+        fixed = [(self.request_id, "STRING", "REQUIRED"), (self.timestamp, "TIMESTAMP", "REQUIRED"),
+                 (self.model_column, "STRING", "NULLABLE")]
+        if self.version_column:
+            fixed.append((self.version_column, "STRING", "NULLABLE"))
+        names = {n for n, _, _ in fixed}
+        return fixed + [(n, t, "NULLABLE") for n, t in self.columns if n not in names]
+
+
+def _schema(fields: Sequence[tuple[str, str, str]]) -> list[bigquery.SchemaField]:
+    return [bigquery.SchemaField(check_identifier(n), t, mode=m) for n, t, m in fields]
+
+
+def _translate(exc: BaseException, what: str) -> StoreError:
+    """One Driftline error, saying what to check, for anything the client raised."""
+    reasons = " ".join(str(e.get("reason", "")) for e in (getattr(exc, "errors", None) or []) if isinstance(e, dict))
+    text = f"{what}: {exc}"
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, gexc.NotFound):
+        return TableNotFound(f"{text}. Check the project, dataset and table names in the config, "
+                             "and run `driftline init` to create Driftline's tables.")
+    if isinstance(exc, gexc.TooManyRequests) or any(r in reasons for r in _QUOTA_REASONS):
+        return StoreUnavailable(f"{text}. BigQuery quota or rate limit; retrying later may succeed.")
+    if isinstance(exc, gexc.Forbidden):
+        return StoreError(f"{text}. Permission denied: the service account needs roles/bigquery.jobUser on the "
+                          "project and roles/bigquery.dataEditor on the dataset (see docs/bigquery.md).")
+    if isinstance(exc, gexc.BadRequest):
+        if "bytesBilledLimitExceeded" in reasons or "bytes billed" in str(exc):
+            return StoreError(f"{text}. The query would scan more than store.maximum_bytes_billed; "
+                              "shorten the window or raise the limit.")
+        return StoreError(f"{text}. BigQuery rejected the query: check the column names and types in the config "
+                          "against the table schema.")
+    if isinstance(exc, gexc.Unauthorized):
+        return StoreError(f"{text}. No valid credentials: run `gcloud auth application-default login` or set "
+                          "GOOGLE_APPLICATION_CREDENTIALS (see docs/bigquery.md).")
+    if isinstance(exc, (gexc.ServerError, gexc.RetryError, gexc.DeadlineExceeded, rexc.ConnectionError,
+                        rexc.Timeout, ConnectionError, TimeoutError)):
+        return StoreUnavailable(f"{text}. BigQuery is unreachable or timed out; check the network "
+                                "(or the emulator) and retry.")
+    if exc.__class__.__module__.startswith("google.auth"):
+        return StoreError(f"{text}. Credentials problem: check Application Default Credentials.")
+    return StoreError(text)
+
+
+def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A typed query parameter; naive datetimes are UTC (the log schema's TIMESTAMP)."""
+    if isinstance(value, (list, tuple)):
+        kinds = {_scalar_type(v) for v in value if v is not None}
+        kind = kinds.pop() if len(kinds) == 1 else "STRING"
+        return bigquery.ArrayQueryParameter(name, kind, [_scalar_value(v) for v in value])
+    return bigquery.ScalarQueryParameter(name, _scalar_type(value), _scalar_value(value))
+
+
+def _scalar_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, datetime):
+        return "TIMESTAMP"
+    if isinstance(value, date):
+        return "DATE"
+    return "STRING"
+
+
+def _scalar_value(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _naive_utc(value: Any) -> Any:
+    """Timestamps come back as naive UTC, exactly as from the DuckDB store."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class BigQueryStore:
+    """Store protocol on one BigQuery dataset (logs, reference, runs and state in it)."""
+
+    dialect = BIGQUERY
+
+    def __init__(self, client: bigquery.Client, dataset: str, *, project: str | None = None,
+                 location: str | None = None, maximum_bytes_billed: int | None = DEFAULT_MAX_BYTES_BILLED,
+                 layouts: Sequence[PredictionsLayout] = (), retries: int = 3, backoff: float = 1.0,
+                 timeout: float = 300.0) -> None:
+        self.project = project or client.project
+        if not isinstance(self.project, str) or not _PROJECT.match(self.project):
+            raise UnsafeIdentifier(f"refusing project id {self.project!r}: not a BigQuery project id")
+        self.dataset = check_identifier(dataset)
+        self.location = location
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.layouts = {lay.table: lay for lay in layouts}
+        self._client = client
+        self._retries, self._backoff, self._timeout = retries, backoff, timeout
+        self._bytes = 0
+
+    @classmethod
+    def from_config(cls, store_cfg: Any, model_cfgs: Sequence[Any] = ()) -> BigQueryStore:
+        """A store for a monitor.config.StoreConfig, with Application Default Credentials."""
+        try:
+            client = bigquery.Client(project=store_cfg.project, location=store_cfg.location)
+        except Exception as exc:  # noqa: BLE001 - google.auth raises several unrelated types
+            raise _translate(exc, f"connecting to BigQuery project {store_cfg.project}") from None
+        return cls(client, store_cfg.dataset, project=store_cfg.project, location=store_cfg.location,
+                   maximum_bytes_billed=store_cfg.maximum_bytes_billed or DEFAULT_MAX_BYTES_BILLED,
+                   layouts=[PredictionsLayout.from_model_config(m) for m in model_cfgs])
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call, translating its errors and retrying the transient ones."""
+        for attempt in range(self._retries + 1):
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - translated below, nothing escapes raw
+                err = _translate(exc, what)
+            if not isinstance(err, StoreUnavailable) or attempt == self._retries:
+                raise err from None
+            delay = self._backoff * 2**attempt
+            log.warning("%s (attempt %d), retrying in %.1fs", err, attempt + 1, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _ref(self, name: str) -> str:
+        return f"{self.project}.{self.dataset}.{check_identifier(name)}"
+
+    def table(self, name: str) -> str:
+        return f"`{self._ref(name)}`"
+
+    def _job_config(self, params: Mapping[str, Any]) -> bigquery.QueryJobConfig:
+        return bigquery.QueryJobConfig(
+            query_parameters=[_param(k, v) for k, v in params.items()], use_legacy_sql=False,
+            maximum_bytes_billed=self.maximum_bytes_billed, labels=_JOB_LABELS)
+
+    def _run(self, q: Query) -> Any:
+        def go() -> Any:
+            # retry/job_retry off: _call owns retrying, so an outage fails fast and clearly.
+            return self._client.query_and_wait(
+                q.sql, job_config=self._job_config(q.params), location=self.location, project=self.project,
+                api_timeout=self._timeout, wait_timeout=self._timeout, retry=None, job_retry=None)
+
+        rows = self._call("BigQuery query failed", go)
+        scanned = int(getattr(rows, "total_bytes_processed", None) or 0)
+        self._bytes += scanned
+        log.info("bigquery query processed %d bytes", scanned, extra={"bytes_processed": scanned})
+        return rows
+
+    # -- the Store protocol ----------------------------------------------------------------------
+
+    @property
+    def bytes_processed(self) -> int:
+        return self._bytes
+
+    def query(self, q: Query) -> list[dict[str, Any]]:
+        rows = self._run(q)
+        return [{k: _naive_utc(v) for k, v in row.items()} for row in rows]
+
+    def query_frame(self, q: Query) -> pd.DataFrame:
+        rows = self._run(q)
+        # The REST pages suffice for a bounded sample; the Storage API needs another IAM role.
+        frame = self._call("reading query results", lambda: rows.to_dataframe(create_bqstorage_client=False))
+        for col in frame.columns:
+            if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+                frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+        return frame
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name)))
+        except TableNotFound:
+            return False
+        return True
+
+    def columns(self, name: str) -> dict[str, str]:
+        """Column name -> BigQuery type of a table ({} if it does not exist)."""
+        try:
+            t = self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name)))
+        except TableNotFound:
+            return {}
+        return {f.name: f.field_type for f in t.schema}
+
+    def init(self) -> None:
+        """Create the dataset and Driftline's tables; every step tolerates existing ones."""
+        ds = bigquery.Dataset(f"{self.project}.{self.dataset}")
+        ds.location = self.location
+        ds.labels = dict(_JOB_LABELS)
+        self._call(f"creating dataset {self.project}.{self.dataset}",
+                   lambda: self._client.create_dataset(ds, exists_ok=True))
+        self._create(RUNS_TABLE, _RUNS_SCHEMA, cluster=["model"])
+        self._create(STATE_TABLE, _STATE_SCHEMA)
+        for lay in self.layouts.values():
+            self._create_predictions(lay, lay.predictions_schema())
+            if lay.labels_table:
+                self._create(lay.labels_table, [(lay.label_key, "STRING", "REQUIRED"),
+                                                (lay.label_column, "INT64", "NULLABLE"),
+                                                ("labelled_at", "TIMESTAMP", "NULLABLE")], cluster=[lay.label_key])
+
+    def _create(self, name: str, fields: Sequence[tuple[str, str, str]], *, cluster: Sequence[str] = (),
+                partition: str | None = None, require_filter: bool = False) -> None:
+        t = bigquery.Table(self._ref(name), schema=_schema(fields))
+        if partition:
+            t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=partition)
+            # A query that forgets the window would scan every day of logs: refuse it instead.
+            t.require_partition_filter = require_filter
+        if cluster:
+            t.clustering_fields = list(cluster)
+        self._call(f"creating table {self._ref(name)}", lambda: self._client.create_table(t, exists_ok=True))
+
+    def _create_predictions(self, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> None:
+        cluster = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
+        self._create(lay.table, fields, cluster=cluster, partition=lay.timestamp, require_filter=True)
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
+        """Append rows with a load job (atomic per call); the table is created from the frame if missing."""
+        check_identifier(table)
+        frame = frame.copy()
+        for col in frame.columns:
+            check_identifier(str(col))
+            if pd.api.types.is_datetime64_any_dtype(frame[col]):
+                s = frame[col]
+                frame[col] = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+        if not self.exists(table):
+            fields = [(str(c), _bq_type(frame[c]), "NULLABLE") for c in frame.columns]
+            lay = self.layouts.get(table)
+            if lay is not None and lay.timestamp in frame.columns:
+                self._create_predictions(lay, fields)
+            else:
+                self._create(table, fields)
+        schema = self._call("reading the table schema", lambda: self._client.get_table(self._ref(table))).schema
+        config = bigquery.LoadJobConfig(write_disposition="WRITE_APPEND", schema=schema, labels=_JOB_LABELS)
+        self._call(f"loading rows into {self._ref(table)}", lambda: self._client.load_table_from_dataframe(
+            frame, self._ref(table), job_config=config, location=self.location).result(timeout=self._timeout))
+        return len(frame)
+
+    def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
+        """Load labels into a staging table, then MERGE them in (the last label of a key wins)."""
+        check_identifier(key)
+        stage = f"_stage_{check_identifier(table)}_{uuid.uuid4().hex[:12]}"
+        if not self.exists(table):
+            self.insert_frame(table, frame.iloc[0:0])
+        self.insert_frame(stage, frame)
+        try:
+            cols = [self.dialect.q(str(c)) for c in frame.columns]
+            sets = ", ".join(f"{c} = S.{c}" for c in cols if c != self.dialect.q(key))
+            k = self.dialect.q(key)
+            self._run(Query(f"MERGE {self.table(table)} AS T USING {self.table(stage)} AS S ON T.{k} = S.{k} "
+                            f"WHEN MATCHED THEN UPDATE SET {sets} "
+                            f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('S.' + c for c in cols)})"))
+        finally:
+            self._call("dropping the staging table", lambda: self._client.delete_table(self._ref(stage), not_found_ok=True))
+        return len(frame)
+
+    def save_run(self, record: RunRecord) -> bool:
+        """One MERGE statement: atomic, and a second run with the same id inserts nothing."""
+        names = [n for n, _, _ in _RUNS_SCHEMA]
+        params = {n: getattr(record, n) for n in names}
+        source = ", ".join(f"@{n} AS {n}" for n in names)
+        rows = self._run(Query(
+            f"MERGE {self.table(RUNS_TABLE)} AS T USING (SELECT {source}) AS S ON T.run_id = S.run_id "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})",
+            params))
+        return bool(getattr(rows, "num_dml_affected_rows", None))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self.query(Query(f"SELECT * FROM {self.table(RUNS_TABLE)} WHERE run_id = @id", {"id": run_id}))
+        return self._record(rows[0]) if rows else None
+
+    def list_runs(self, model: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[RunRecord]:
+        sql = f"SELECT * FROM {self.table(RUNS_TABLE)}"
+        params: dict[str, Any] = {"limit": int(limit), "offset": int(offset)}
+        if model is not None:
+            sql += " WHERE model = @model"
+            params["model"] = model
+        sql += " ORDER BY window_start DESC, model LIMIT @limit OFFSET @offset"
+        return [self._record(r) for r in self.query(Query(sql, params))]
+
+    @staticmethod
+    def _record(row: Mapping[str, Any]) -> RunRecord:
+        return RunRecord(**{**row, "bytes_processed": int(row.get("bytes_processed") or 0)})
+
+    def get_state(self, key: str) -> str | None:
+        rows = self.query(Query(f"SELECT value FROM {self.table(STATE_TABLE)} WHERE key = @k", {"k": key}))
+        return rows[0]["value"] if rows else None
+
+    def put_state(self, key: str, value: str) -> None:
+        self._run(Query(
+            f"MERGE {self.table(STATE_TABLE)} AS T USING (SELECT @k AS key, @v AS value) AS S ON T.key = S.key "
+            "WHEN MATCHED THEN UPDATE SET value = S.value WHEN NOT MATCHED THEN INSERT (key, value) "
+            "VALUES (S.key, S.value)", {"k": key, "v": value}))
+
+
+def _bq_type(col: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(col):
+        return "BOOL"
+    if pd.api.types.is_integer_dtype(col):
+        return "INT64"
+    if pd.api.types.is_float_dtype(col):
+        return "FLOAT64"
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "TIMESTAMP"
+    return "STRING"
