@@ -1,8 +1,10 @@
-"""Small interfaces of the alerting side: a message, and a notifier that delivers one."""
+"""Small interfaces of the alerting side: a message and a notifier that delivers one; metric points and their sink."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 Severity = Literal["info", "warn", "critical", "resolved"]
@@ -30,3 +32,21 @@ class Notifier(Protocol):
     name: str
 
     def send(self, message: Message) -> None: ...
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One gauge value of one run, e.g. driftline drift_share{model, model_version} = 0.375."""
+
+    name: str  # custom.googleapis.com/driftline/<name>, driftline_<name> in Prometheus
+    value: float
+    labels: tuple[tuple[str, str], ...]  # sorted (key, value) pairs, model and model_version included
+    value_type: Literal["DOUBLE", "INT64"] = "DOUBLE"
+
+
+class MetricsSink(Protocol):
+    """Writes one run's metric points; raises NotifierRetryable or NotifierRejected."""
+
+    name: str
+
+    def write(self, points: Sequence[MetricPoint], end_time: datetime) -> None: ...

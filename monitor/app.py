@@ -41,8 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Driftline", version="0.1.0", lifespan=lifespan)
     app.state.driftline = state
-    Runner = Annotated[Any, Depends(auth.runner)]
-    Reader = Annotated[Any, Depends(auth.reader)]
+    # Dependencies as defaults: the routes are closures, so string annotations can't name local aliases.
+    runner, reader = Depends(auth.runner), Depends(auth.reader)
 
     @app.exception_handler(DriftlineError)
     async def _driftline_error(request: Request, exc: DriftlineError) -> JSONResponse:
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "models": sorted(state.configs)}
 
     @app.post("/run")
-    def run(_: Runner, model: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
+    def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
         summaries = service.run(state.configs, at=at, model=model)
         return [s.model_dump(mode="json") for s in summaries]
 
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return out[offset:offset + limit]
 
     @app.get("/runs")
-    def runs(_: Reader, model: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    def runs(_: Any = reader, model: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         items = _summaries(model, limit, offset)
         return {"runs": [s.model_dump(mode="json") for s in items], "limit": limit, "offset": offset,
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return pages.run_page(s, history, evidently_url=url, open_incidents=incidents)
 
     @app.get("/report", response_class=HTMLResponse)
-    def report(_: Reader, model: str | None = None) -> str:
+    def report(_: Any = reader, model: str | None = None) -> str:
         latest = _summaries(model, 1, 0) if model else [x for m in state.configs for x in _summaries(m, 1, 0)]
         if not latest:
             return pages.empty_page(model)
@@ -104,12 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _render(state.configs[latest[0].model], latest[0])
 
     @app.get("/report/{run_id}", response_class=HTMLResponse)
-    def report_run(_: Reader, run_id: str) -> str:
+    def report_run(run_id: str, _: Any = reader) -> str:
         cfg, s = _find(run_id)
         return _render(cfg, s)
 
     @app.get("/report/{run_id}/evidently")
-    def evidently(_: Reader, run_id: str) -> FileResponse:
+    def evidently(run_id: str, _: Any = reader) -> FileResponse:
         _, s = _find(run_id)
         path = service.report_file(s)
         if path is None:
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(path, media_type="text/html")
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics(_: Reader) -> str:
+    def metrics(_: Any = reader) -> str:
         latest = [x for m in state.configs for x in _summaries(m, 1, 0)]
         try:
             from alerts.prometheus import render

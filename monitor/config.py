@@ -202,6 +202,7 @@ class DriftConfig(_Strict):
 
 
 class ReportConfig(_Strict):
+    evidently: bool = True  # build Evidently's HTML report per run (the verdicts never depend on it)
     sample_rows: int = Field(default=20_000, ge=100, le=200_000)
     directory: str = "reports"  # relative to the config file's folder
     base_url: str = ""  # public URL of the service, for links in alerts

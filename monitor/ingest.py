@@ -87,7 +87,7 @@ def _reject(frame: pd.DataFrame, mask: pd.Series, reason: str, report: IngestRep
     n = int(mask.sum())
     if n:
         report.rejected[reason] += n
-        when = ts[mask] if ts is not None else pd.Series(pd.NaT, index=frame.index[mask])
+        when = ts.loc[mask.index][mask] if ts is not None else pd.Series(pd.NaT, index=frame.index[mask])
         rejects.append(pd.DataFrame({"reason": reason, "ts": when.values}))
     return frame[~mask]
 
@@ -135,6 +135,14 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
                 report.warnings[f"column missing: {col}"] += len(frame)
             else:
                 frame[col] = frame[col].astype("string").where(frame[col].notna(), None).astype(object)
+    known = set(numeric) | {f.column or f.name for f in cfg.features} | {
+        p.request_id, p.timestamp, p.model_column, p.version_column, cfg.prediction.class_column}
+    for col in frame.columns:
+        if col not in known and frame[col].dtype == object:
+            # Other logged columns (used by feature expressions) become numbers when they all are.
+            values, bad = _numeric(frame[col])
+            if not bad.any() and values.notna().any():
+                frame[col] = values
     if cfg.prediction.class_column:
         col = cfg.prediction.class_column
         if col in frame.columns:

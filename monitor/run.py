@@ -243,7 +243,7 @@ def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], 
     """Evidently's report on bounded, deterministic samples of the window and the reference."""
     from reports.evidently_report import build_report
 
-    if window.rows == 0:
+    if window.rows == 0 or not cfg.report.evidently:
         return None
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
     extra: list[tuple[str, str]] = []

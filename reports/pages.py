@@ -49,7 +49,8 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
     for v in rows:
         q = s.data_quality.get(v.name)
         dq = "" if q is None else (f"{q.null_rate:.1%} null, {q.out_of_range_rate:.1%} out of range"
-                                   + (f", {q.unseen_categories} unseen" if q.unseen_categories else ""))
+                                   + (f", {q.unseen_categories} unseen: {', '.join(q.unseen_values)}"
+                                      if q.unseen_categories else ""))
         others = ", ".join(f"{_e(k)} {_num(x, 3)}" for k, x in v.extra.items()
                            if k in ("psi", "ks", "jensenshannon", "chisquare"))
         out.append(f"<tr class='{'drift' if v.drifted else ''}' data-feature='{_e(v.name)}'><td>{_e(v.name)}</td>"

@@ -29,7 +29,8 @@ def write_config(directory: Path, **overrides: str) -> Path:
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    write_config(tmp_path)
+    # Evidently's HTML takes seconds per run; tests that look at it turn it back on.
+    write_config(tmp_path, report="{evidently: false}")
     return tmp_path
 
 

@@ -1,0 +1,70 @@
+"""Keeps secrets and phone numbers out of log lines and error messages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+_PHONE = re.compile(r"(?:\+|%2B)\d{6,15}")  # E.164, raw or form-encoded
+_MIN_SECRET = 6  # shorter values would redact ordinary words
+
+
+def mask_phone(number: str) -> str:
+    """A phone number with all but its last four digits hidden: +*******4567."""
+    number = number.strip()
+    prefix = "+" if number.startswith(("+", "%2B")) else ""
+    digits = re.sub(r"\D", "", number.removeprefix("%2B"))
+    return prefix + "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+class Redactor:
+    """Replaces known secret values with *** and masks phone numbers in any text."""
+
+    def __init__(self, secrets: Iterable[str] = (), mask_phones: bool = True) -> None:
+        # longest first, so a secret that contains another is replaced whole
+        self._secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True)
+        self._mask_phones = mask_phones
+
+    def add(self, *secrets: str) -> None:
+        """Registers more secret values."""
+        merged = set(self._secrets) | {s for s in secrets if s and len(s) >= _MIN_SECRET}
+        self._secrets = sorted(merged, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        if self._mask_phones:
+            text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that renders each record once and redacts it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            # a traceback could quote a URL or header: keep only the redacted summary
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} ({type(exc).__name__}: {self._redact(str(exc))})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def redacting_logger(name: str, redactor: Redactor) -> logging.Logger:
+    """A logger for a vendor SDK whose every record passes through the redactor."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter(redactor))
+    else:
+        for f in logger.filters:
+            if isinstance(f, RedactingFilter):
+                f._redact.add(*redactor._secrets)
+    return logger

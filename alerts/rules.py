@@ -1,0 +1,354 @@
+"""Alert rules of a model's config, and what each says about one run summary.
+
+A rule looks at one `RunSummary` and returns a `Finding` per subject (a feature, or the
+whole dataset) with a severity: None (fine), "warn" or "critical". Persistence (N of the
+last M runs) is applied on top by `persisted_severity`; incidents and cooldowns live in
+alerts/incidents.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from monitor.errors import ConfigError
+from monitor.summary import FeatureVerdict, RunSummary
+
+Level = Literal["warn", "critical"]
+CHANNELS_WITHOUT_WARN = frozenset({"sms"})  # SMS pages carry critical alerts only
+
+
+class Thresholds(BaseModel):
+    """A warn and a critical threshold on one value; warn=None means 'when the verdict says drifted'."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn: float | None = None
+    critical: float | None = None
+    direction: Literal["above", "below"] = "above"
+
+    def breached(self, value: float | None, threshold: float | None) -> bool:
+        if value is None or threshold is None:
+            return False
+        return value > threshold if self.direction == "above" else value < threshold
+
+    def level(self, value: float | None, drifted: bool = False) -> Level | None:
+        """The severity of one value against these thresholds."""
+        if self.breached(value, self.critical):
+            return "critical"
+        if self.breached(value, self.warn) or (self.warn is None and drifted):
+            return "warn"
+        return None
+
+    def shown(self, level: Level | None, fallback: float | None) -> float | None:
+        """The threshold to print beside a value of this level."""
+        if level == "critical" and self.critical is not None:
+            return self.critical
+        return self.warn if self.warn is not None else fallback
+
+
+class SeverityChannels(BaseModel):
+    """Which channels each severity goes to; channels that are not configured are skipped."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn: list[str] = Field(default_factory=lambda: ["console", "slack"])
+    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms"])
+    resolved: list[str] = Field(default_factory=lambda: ["console", "slack"])
+
+    @model_validator(mode="after")
+    def _sms_critical_only(self) -> SeverityChannels:
+        for severity in ("warn", "resolved"):
+            bad = sorted(CHANNELS_WITHOUT_WARN.intersection(getattr(self, severity)))
+            if bad:
+                raise ValueError(f"channels.{severity}: {bad} carry critical alerts only")
+        return self
+
+
+class RuleBase(BaseModel):
+    """What every rule has: persistence (N of the last M runs), a cooldown and its channels."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    for_runs: int = Field(default=1, ge=1, description="the breach must hold in this many ...")
+    of_last: int = Field(default=1, ge=1, description="... of the last this many runs, this one included")
+    cooldown: timedelta = timedelta(hours=6)  # measured on window ends, so replays behave the same
+    channels: SeverityChannels = Field(default_factory=SeverityChannels)
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> RuleBase:
+        if self.for_runs > self.of_last:
+            raise ValueError(f"for_runs ({self.for_runs}) must be <= of_last ({self.of_last})")
+        return self
+
+
+class FeatureDriftRule(RuleBase):
+    """Per feature: thresholds on the statistic's value, looked up by feature, statistic, then kind."""
+
+    default: Thresholds = Field(default_factory=Thresholds)
+    statistics: dict[str, Thresholds] = Field(default_factory=dict)
+    kinds: dict[str, Thresholds] = Field(default_factory=dict)
+    features: dict[str, Thresholds] = Field(default_factory=dict)
+    per_feature: bool = False  # one incident per feature instead of one for all features
+    top: int = Field(default=5, ge=1)  # features listed in a message
+
+    def thresholds_for(self, verdict: FeatureVerdict) -> Thresholds:
+        return (
+            self.features.get(verdict.name)
+            or self.statistics.get(verdict.statistic)
+            or self.kinds.get(verdict.kind)
+            or self.default
+        )
+
+
+class ShareRule(RuleBase):
+    """Dataset drift share: warn when the run says dataset drift, critical above a share."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=None, critical=0.5))
+
+
+class VerdictRule(RuleBase):
+    """Prediction or label drift: thresholds on the one verdict's value."""
+
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+class RateRule(RuleBase):
+    """A data-quality rate per feature (null rate, out-of-range rate)."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.05, critical=0.2))
+    features: dict[str, Thresholds] = Field(default_factory=dict)
+
+
+class RejectedRule(RuleBase):
+    """The share of rows rejected at ingestion."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.01, critical=0.1))
+
+
+class VolumeRule(RuleBase):
+    """Window volume against the expected count: thresholds on |rows / expected - 1|."""
+
+    expected_rows: int | None = Field(default=None, ge=1)  # None: the rule is off
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.5, critical=0.9))
+
+
+class PerformanceRule(RuleBase):
+    """Performance metrics from summary.extra['performance'] (filled by the performance issue)."""
+
+    metrics: dict[str, Thresholds] = Field(default_factory=dict)
+
+
+class AlertsConfig(BaseModel):
+    """The `alerts:` section of a model's config."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    feature_drift: FeatureDriftRule = Field(default_factory=FeatureDriftRule)
+    dataset_drift: ShareRule = Field(default_factory=ShareRule)
+    prediction_drift: VerdictRule = Field(default_factory=VerdictRule)
+    label_drift: VerdictRule = Field(default_factory=VerdictRule)
+    null_rate: RateRule = Field(default_factory=RateRule)
+    out_of_range_rate: RateRule = Field(default_factory=RateRule)
+    rejected_rows: RejectedRule = Field(default_factory=RejectedRule)
+    volume: VolumeRule = Field(default_factory=VolumeRule)
+    performance: PerformanceRule = Field(default_factory=PerformanceRule)
+    outbox: OutboxPolicy = Field(default_factory=lambda: OutboxPolicy())
+
+    def rules(self) -> dict[str, RuleBase]:
+        """The enabled rules by name."""
+        names = [n for n in RULES if getattr(self, n).enabled]
+        return {n: getattr(self, n) for n in names}
+
+
+class OutboxPolicy(BaseModel):
+    """How undelivered notifications are retried on later runs."""
+
+    model_config = ConfigDict(extra="forbid")
+    backoff_base: timedelta = timedelta(minutes=1)
+    backoff_max: timedelta = timedelta(hours=1)
+    max_attempts: int = Field(default=10, ge=1)
+    max_age: timedelta = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25h
+
+
+AlertsConfig.model_rebuild()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one rule says about one subject in one run."""
+
+    rule: str
+    subject: str
+    level: Level | None
+    headline: str = ""  # "feature drift: 3/8 features (force_z PSI 0.42 > 0.25)"
+    lines: tuple[str, ...] = ()
+    short: str = ""  # the SMS-sized version of the headline
+
+
+def fmt(value: float | None) -> str:
+    """A number as people read it in a message: three significant digits."""
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _stat_name(statistic: str) -> str:
+    return statistic.upper() if len(statistic) <= 4 else statistic
+
+
+def _cmp(thresholds: Thresholds) -> str:
+    return ">" if thresholds.direction == "above" else "<"
+
+
+def _verdict_line(v: FeatureVerdict, t: Thresholds, level: Level | None) -> str:
+    shown = t.shown(level, v.threshold)
+    return f"{v.name} {_stat_name(v.statistic)} {fmt(v.value)} {_cmp(t)} {fmt(shown)}"
+
+
+def _worst(levels: Sequence[Level | None]) -> Level | None:
+    if "critical" in levels:
+        return "critical"
+    return "warn" if "warn" in levels else None
+
+
+def _feature_drift(rule: FeatureDriftRule, s: RunSummary) -> list[Finding]:
+    if s.status == "insufficient_data":
+        return []
+    judged = [v for v in s.features if v.status != "insufficient_data"]
+    scored = [(v, rule.thresholds_for(v)) for v in judged]
+    levels = [(v, t, t.level(v.value, v.drifted)) for v, t in scored]
+    if rule.per_feature:
+        out = []
+        for v, t, level in levels:
+            line = _verdict_line(v, t, level)
+            out.append(Finding("feature_drift", v.name, level, f"feature drift on {line}", (line,), line))
+        return out
+    hit = sorted(
+        [x for x in levels if x[2] is not None],
+        key=lambda x: (x[2] != "critical", -(abs(x[0].value or 0.0) / (x[0].threshold or 1.0))),
+    )
+    level = _worst([x[2] for x in hit])
+    lines = tuple(_verdict_line(v, t, lv) for v, t, lv in hit[: rule.top])
+    count = f"{len(hit)}/{len(judged)} features drifted"
+    headline = f"{count} ({lines[0]})" if lines else count
+    short = f"{lines[0]}, {count}" if lines else count
+    return [Finding("feature_drift", "features", level, headline, lines, short)]
+
+
+def _dataset_drift(rule: ShareRule, s: RunSummary) -> list[Finding]:
+    if s.status == "insufficient_data":
+        return []
+    t = rule.thresholds
+    level = t.level(s.drift_share, s.dataset_drift)
+    shown = t.shown(level, None)
+    line = f"drift share {fmt(s.drift_share)}" + (f" {_cmp(t)} {fmt(shown)}" if shown is not None else "")
+    drifted = sorted((v for v in s.features if v.drifted), key=lambda v: -(abs(v.value or 0.0) / (v.threshold or 1.0)))
+    tops = tuple(f"{v.name} {_stat_name(v.statistic)} {fmt(v.value)} > {fmt(v.threshold)}" for v in drifted[:3])
+    count = f"{len(drifted)}/{len(s.features)} features drifted"
+    short = f"{tops[0]}, {count}" if tops else line
+    return [Finding("dataset_drift", "dataset", level, f"{line}, {count}", (line, *tops), short)]
+
+
+def _verdict(name: str) -> Callable[[VerdictRule, RunSummary], list[Finding]]:
+    def evaluate(rule: VerdictRule, s: RunSummary) -> list[Finding]:
+        v: FeatureVerdict | None = getattr(s, name)
+        if v is None or s.status == "insufficient_data" or v.status == "insufficient_data":
+            return []
+        level = rule.thresholds.level(v.value, v.drifted)
+        line = _verdict_line(v, rule.thresholds, level)
+        what = name.replace("_", " ")
+        return [Finding(name, v.name, level, f"{what}: {line}", (line,), f"{what} {line}")]
+
+    return evaluate
+
+
+def _rate(name: str, attr: str) -> Callable[[RateRule, RunSummary], list[Finding]]:
+    def evaluate(rule: RateRule, s: RunSummary) -> list[Finding]:
+        hits = []
+        for feature, q in sorted(s.data_quality.items()):
+            t = rule.features.get(feature, rule.thresholds)
+            value = getattr(q, attr)
+            level = t.level(value)
+            if level:
+                hits.append((level, (f"{feature} {name.replace('_', ' ')} {fmt(value)} {_cmp(t)} "
+                             f"{fmt(t.shown(level, None))}")))
+        hits.sort(key=lambda h: h[0] != "critical")
+        level = _worst([h[0] for h in hits])
+        lines = tuple(h[1] for h in hits)
+        headline = lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "") if lines else ""
+        return [Finding(name, "dataset", level, headline, lines, headline)]
+
+    return evaluate
+
+
+def _rejected(rule: RejectedRule, s: RunSummary) -> list[Finding]:
+    total = s.rows + s.rows_rejected
+    share = s.rows_rejected / total if total else 0.0
+    t = rule.thresholds
+    level = t.level(share)
+    line = f"{s.rows_rejected}/{total} rows rejected ({fmt(share)} {_cmp(t)} {fmt(t.shown(level, None))})"
+    return [Finding("rejected_rows", "dataset", level, line, (line,), line)]
+
+
+def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
+    if rule.expected_rows is None:
+        return []
+    deviation = abs(s.rows / rule.expected_rows - 1.0)
+    t = rule.thresholds
+    level = t.level(deviation)
+    line = f"{s.rows} rows, expected {rule.expected_rows} (off by {deviation:.0%})"
+    return [Finding("volume", "dataset", level, line, (line,), line)]
+
+
+def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:
+    values = s.extra.get("performance") or {}
+    out = []
+    for metric, t in sorted(rule.metrics.items()):
+        value = values.get(metric)
+        if value is None:
+            continue
+        level = t.level(float(value))
+        line = f"{metric} {fmt(float(value))} {_cmp(t)} {fmt(t.shown(level, None))}"
+        out.append(Finding("performance", metric, level, line, (line,), line))
+    return out
+
+
+RULES: dict[str, Callable[..., list[Finding]]] = {
+    "feature_drift": _feature_drift,
+    "dataset_drift": _dataset_drift,
+    "prediction_drift": _verdict("prediction_drift"),
+    "label_drift": _verdict("label_drift"),
+    "null_rate": _rate("null_rate", "null_rate"),
+    "out_of_range_rate": _rate("out_of_range_rate", "out_of_range_rate"),
+    "rejected_rows": _rejected,
+    "volume": _volume,
+    "performance": _performance,
+}
+
+
+def evaluate(name: str, rule: RuleBase, summary: RunSummary) -> dict[str, Finding]:
+    """What rule `name` says about each subject of one summary (subjects it cannot judge are absent)."""
+    if name not in RULES:
+        raise ConfigError(f"unknown alert rule {name!r}; known rules: {sorted(RULES)}")
+    return {f.subject: f for f in RULES[name](rule, summary)}
+
+
+def persisted_severity(
+    name: str, rule: RuleBase, summary: RunSummary, history: Sequence[RunSummary]
+) -> dict[str, Finding]:
+    """Each subject's finding for this run, its level kept only if it held for N of the last M runs."""
+    current = evaluate(name, rule, summary)
+    if rule.of_last == 1:
+        return current
+    past = [evaluate(name, rule, h) for h in history[: rule.of_last - 1]]
+    out = {}
+    for subject, finding in current.items():
+        levels = [finding.level] + [p[subject].level if subject in p else None for p in past]
+        crit = sum(lv == "critical" for lv in levels)
+        any_ = sum(lv is not None for lv in levels)
+        level: Level | None = (
+            "critical" if crit >= rule.for_runs else "warn" if any_ >= rule.for_runs else None
+        )
+        out[subject] = Finding(finding.rule, subject, level, finding.headline, finding.lines, finding.short)
+    return out

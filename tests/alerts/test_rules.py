@@ -1,0 +1,91 @@
+"""Rules: known answers of thresholds, lookups, persistence and the config's validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from alerts.rules import AlertsConfig, Thresholds, evaluate, persisted_severity
+from monitor.errors import ConfigError
+from monitor.summary import FeatureVerdict
+from tests.alerts.conftest import make_summary
+
+
+def test_threshold_levels_above_and_below() -> None:
+    t = Thresholds(warn=0.1, critical=0.25)
+    assert [t.level(v) for v in (0.05, 0.1, 0.11, 0.25, 0.3, None)] == [None, None, "warn", "warn", "critical", None]
+    low = Thresholds(warn=0.8, critical=0.6, direction="below")
+    assert [low.level(v) for v in (0.9, 0.7, 0.5)] == [None, "warn", "critical"]
+    assert Thresholds().level(0.9, drifted=True) == "warn"  # no warn threshold: the verdict decides
+    assert Thresholds().level(0.9, drifted=False) is None
+
+
+def test_feature_thresholds_by_feature_then_statistic_then_kind() -> None:
+    rule = AlertsConfig.model_validate({"feature_drift": {
+        "features": {"force_z": {"warn": 0.5}}, "statistics": {"psi": {"warn": 0.2, "critical": 0.4}},
+        "kinds": {"numerical": {"warn": 0.9}}}}).feature_drift
+    v = FeatureVerdict(name="force_z", kind="numerical", statistic="psi", value=0.3, threshold=0.25, drifted=True)
+    assert rule.thresholds_for(v).warn == 0.5
+    assert rule.thresholds_for(v.model_copy(update={"name": "torque"})).critical == 0.4
+    assert rule.thresholds_for(v.model_copy(update={"name": "torque", "statistic": "ks"})).warn == 0.9
+    finding = evaluate("feature_drift", rule, make_summary(0, {"force_z": 0.42, "torque": 0.45}))["features"]
+    assert finding.level == "critical"
+    assert finding.lines == ("torque PSI 0.45 > 0.4",)  # force_z 0.42 is under its own 0.5
+
+
+def test_feature_drift_per_feature_subjects() -> None:
+    rule = AlertsConfig.model_validate({"feature_drift": {"per_feature": True}}).feature_drift
+    findings = evaluate("feature_drift", rule, make_summary(0, {"force_z": 0.42}))
+    assert findings["force_z"].level == "warn" and findings["torque"].level is None
+    assert findings["force_z"].short == "force_z PSI 0.42 > 0.25"
+
+
+def test_dataset_drift_defaults_warn_on_the_verdict_and_page_above_half() -> None:
+    rule = AlertsConfig().dataset_drift
+    levels = [evaluate("dataset_drift", rule, make_summary(0, {f: 0.3 for f in drifted}))["dataset"].level
+              for drifted in ([], ["force_z"], ["force_z", "torque", "speed", "temp"],
+                              ["force_z", "torque", "speed", "temp", "station"])]
+    assert levels == [None, None, "warn", "critical"]
+
+
+def test_data_quality_rules() -> None:
+    config = AlertsConfig.model_validate({"volume": {"expected_rows": 1000}})
+    s = make_summary(0, rows=400, rejected=40, null_rates={"torque": 0.3, "speed": 0.06})
+    nulls = evaluate("null_rate", config.null_rate, s)["dataset"]
+    assert nulls.level == "critical"
+    assert nulls.lines == ("torque null rate 0.3 > 0.2", "speed null rate 0.06 > 0.05")
+    rejected = evaluate("rejected_rows", config.rejected_rows, s)["dataset"]
+    assert (rejected.level, rejected.headline) == ("warn", "40/440 rows rejected (0.0909 > 0.01)")
+    volume = evaluate("volume", config.volume, s)["dataset"]
+    assert (volume.level, volume.headline) == ("warn", "400 rows, expected 1000 (off by 60%)")
+    assert evaluate("volume", AlertsConfig().volume, s) == {}  # no expected count: off
+
+
+def test_performance_rule_reads_the_summary_extra() -> None:
+    rule = AlertsConfig.model_validate(
+        {"performance": {"metrics": {"f1": {"warn": 0.8, "critical": 0.6, "direction": "below"}}}}).performance
+    s = make_summary(0)
+    s.extra["performance"] = {"f1": 0.7}
+    assert evaluate("performance", rule, s)["f1"].level == "warn"
+
+
+def test_n_of_m_counts_the_history() -> None:
+    rule = AlertsConfig.model_validate({"feature_drift": {"for_runs": 2, "of_last": 3}}).feature_drift
+    breach, fine = make_summary(2, {"force_z": 0.42}), make_summary(1)
+    assert persisted_severity("feature_drift", rule, breach, [fine, fine])["features"].level is None
+    assert persisted_severity("feature_drift", rule, breach, [fine, breach])["features"].level == "warn"
+    assert persisted_severity("feature_drift", rule, fine, [breach, breach])["features"].level == "warn"
+
+
+def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ValidationError, match="for_runs"):
+        AlertsConfig.model_validate({"dataset_drift": {"for_runs": 3, "of_last": 2}})
+    with pytest.raises(ValidationError, match="unknown_rule"):
+        AlertsConfig.model_validate({"unknown_rule": {}})
+    with pytest.raises(ValidationError, match="cooldown"):
+        AlertsConfig.model_validate({"label_drift": {"cooldown": "soon"}})
+
+
+def test_unknown_rule_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'feature_drift'"):
+        evaluate("nope", AlertsConfig().dataset_drift, make_summary(0))

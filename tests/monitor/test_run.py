@@ -1,0 +1,94 @@
+"""The run: windows, verdicts on the simulated scenario, idempotency, late labels."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from monitor import simulate
+from monitor.run import run_window, window_for
+from monitor.summary import AlertEntry, RunSummary
+from tests.conftest import START
+
+SHIFTED = {"fz_mean", "fz_last", "tz_mean", "tz_last", "fz_range", "tire_type"}
+
+
+def test_window_is_the_latest_complete_one(cfg) -> None:  # type: ignore[no-untyped-def]
+    assert window_for(cfg, datetime(2026, 11, 20, 7, 30)) == (datetime(2026, 11, 19), datetime(2026, 11, 20))
+    assert window_for(cfg, datetime(2026, 11, 20)) == (datetime(2026, 11, 19), datetime(2026, 11, 20))
+
+
+def test_injected_drift_is_flagged_and_untouched_features_are_not(loaded) -> None:  # type: ignore[no-untyped-def]
+    cfg, store = loaded
+    calm = run_window(cfg, store, START + timedelta(days=2))
+    assert not [f.name for f in calm.features if f.drifted]
+    hit = run_window(cfg, store, START + timedelta(days=5))  # day 5: the new tire batch at full strength
+    drifted = {f.name for f in hit.features if f.drifted}
+    assert drifted == SHIFTED
+    assert hit.prediction_drift is not None and hit.prediction_drift.drifted
+    assert hit.data_quality["tire_type"].unseen_values == ["R18-eco"]
+    assert 0 < hit.drift_share < 1 and hit.rows == 600
+    assert hit.window.start.isoformat() == "2026-11-20T00:00:00+00:00"
+
+
+def test_a_second_run_of_a_window_returns_the_stored_result_and_notifies_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
+    cfg, store = loaded
+    calls: list[str] = []
+
+    def hook(summary: RunSummary, history: list[RunSummary]) -> list[AlertEntry]:
+        calls.append(summary.run_id)
+        return [AlertEntry(severity="warn", rule="feature_drift", message="x")]
+
+    at = START + timedelta(days=5)
+    first = run_window(cfg, store, at, alert_hook=hook)
+    second = run_window(cfg, store, at + timedelta(hours=3), alert_hook=hook)  # same window
+    assert first.run_id == second.run_id
+    assert calls == [first.run_id]
+    assert second.model_dump() == first.model_dump()
+    assert len(store.list_runs(cfg.model)) == 1
+
+
+def test_a_small_window_is_insufficient_data_not_a_verdict(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    logs, _ = simulate.traffic(1, 50, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    s = run_window(cfg, store, START + timedelta(days=1))
+    assert s.status == "insufficient_data"
+    assert all(f.status == "insufficient_data" and not f.drifted for f in s.features)
+
+
+def test_late_labels_make_performance_not_yet_known_then_provisional_then_final(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(4000))
+    logs, labels = simulate.traffic(5, 400, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    day0 = labels[logs["ts"] < START + timedelta(days=1)].reset_index(drop=True)
+    store.upsert_labels("labels", day0.iloc[:10], "request_id")  # 3% of the window labelled
+    first = run_window(cfg, store, START + timedelta(days=1))
+    assert first.performance is not None and first.performance["status"] == "not_yet_known"
+    assert first.performance["metrics"]["recall_0"]["verdict"] == "not_yet_known"
+    assert first.estimated_performance is not None
+    store.upsert_labels("labels", day0.iloc[:300], "request_id")  # 75%
+    run_window(cfg, store, START + timedelta(days=2))
+    mid = RunSummary.model_validate_json(store.get_run(first.run_id).summary_json)  # type: ignore[union-attr]
+    assert mid.performance["status"] == "provisional"  # type: ignore[index]
+    store.upsert_labels("labels", day0, "request_id")  # all of them
+    run_window(cfg, store, START + timedelta(days=3))
+    final = RunSummary.model_validate_json(store.get_run(first.run_id).summary_json)  # type: ignore[union-attr]
+    assert final.performance["status"] == "final"  # type: ignore[index]
+    assert [h["status"] for h in final.performance_history] == ["not_yet_known", "provisional"]
+    assert final.performance["coverage"]["fraction"] == 1.0  # type: ignore[index]
+    # The SQL confusion counts equal scikit-learn's on the same rows.
+    from sklearn.metrics import confusion_matrix
+
+    rows = logs[logs["ts"] < START + timedelta(days=1)].merge(day0, on="request_id")
+    tn, fp, fn, tp = confusion_matrix(rows["label"], (rows["probability"] >= 0.5).astype(int)).ravel()
+    acc = final.performance["metrics"]["accuracy"]["value"]  # type: ignore[index]
+    assert abs(acc - (tp + tn) / len(rows)) < 1e-12
+    assert isinstance(pd.Timestamp(final.performance["computed_at"]), pd.Timestamp)  # type: ignore[index]
