@@ -8,12 +8,14 @@ alerts/incidents.py.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import field_validator, BaseModel, ConfigDict, Field, model_validator
 
 from monitor.errors import ConfigError
 from monitor.summary import FeatureVerdict, RunSummary
@@ -76,6 +78,17 @@ class RuleBase(BaseModel):
     of_last: int = Field(default=1, ge=1, description="... of the last this many runs, this one included")
     cooldown: timedelta = timedelta(hours=6)  # measured on window ends, so replays behave the same
     channels: SeverityChannels = Field(default_factory=SeverityChannels)
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        # Accept the config's duration style ("30m", "6h", "1d") besides ISO 8601 and seconds.
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", value)
+            if m:
+                unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+                return timedelta(**{unit: int(m.group(1))})
+        return value
 
     @model_validator(mode="after")
     def _n_of_m(self) -> RuleBase:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from monitor import service
 from monitor.auth import Authenticator, auth_settings_from
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/run")
     def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
-        summaries = service.run(state.configs, at=at, model=model)
+        summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url)
         return [s.model_dump(mode="json") for s in summaries]
 
     def _summaries(model: str | None, limit: int, offset: int) -> list[RunSummary]:
@@ -116,14 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, "this run has no Evidently report")
         return FileResponse(path, media_type="text/html")
 
-    @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics(_: Any = reader) -> str:
+    @app.get("/metrics")
+    def metrics(_: Any = reader) -> Response:
+        from alerts.prometheus import CONTENT_TYPE, render_prometheus
+
         latest = [x for m in state.configs for x in _summaries(m, 1, 0)]
-        try:
-            from alerts.prometheus import render
-        except ImportError:
-            return ""
-        return render(latest)
+        return Response(render_prometheus(latest), media_type=CONTENT_TYPE)
 
     return app
 

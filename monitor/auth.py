@@ -122,7 +122,7 @@ class Principal:
     via: Literal["open", "bearer", "oidc", "iap"]
 
 
-class CachingRequest:
+class CachingRequest(transport.Request):
     """A google-auth transport that caches certificate responses, so each request does not refetch."""
 
     def __init__(self, inner: transport.Request | None = None, ttl_seconds: float = 300.0) -> None:
@@ -131,15 +131,23 @@ class CachingRequest:
         self._cache: dict[str, tuple[float, transport.Response]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, url: str, method: str = "GET", **kwargs: Any) -> transport.Response:
-        if method != "GET" or self._ttl <= 0:
-            return self._inner(url, method=method, **kwargs)
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> transport.Response:
+        if method != "GET" or body is not None or self._ttl <= 0:
+            return self._inner(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(url)
             if hit and now - hit[0] < self._ttl:
                 return hit[1]
-        response = self._inner(url, method=method, timeout=kwargs.pop("timeout", 10), **kwargs)
+        response = self._inner(url, method=method, headers=headers, timeout=timeout or 10, **kwargs)
         if response.status == 200:
             with self._lock:
                 self._cache[url] = (now, response)
@@ -294,7 +302,7 @@ def _authenticator(request: Request) -> Authenticator:
     auth = getattr(request.app.state, "authenticator", None)
     if not isinstance(auth, Authenticator):
         # Fail closed (500) rather than serve a route whose guard was never installed.
-        raise RuntimeError("app.state.authenticator is not set: the app was built without auth")
+        raise RuntimeError("app.state.authenticator is not set: the app was built without auth")  # noqa: TRY004
     return auth
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -58,7 +59,8 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor import service
 
-    summaries = service.run(_configs(args), at=args.at, model=args.model)
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        summaries = service.run(_configs(args), at=args.at, model=args.model)
     _emit(summaries, args.json)
     return 0
 
@@ -125,8 +127,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
-    summaries = run_demo(Path(args.dir), scenario=args.scenario, days=args.days, per_day=args.per_day,
-                         progress=_err if args.json else print, show=None if args.json else print_summary)
+    # With --json, stdout carries only the JSON array: progress and console alerts go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        summaries = run_demo(Path(args.dir), scenario=args.scenario, days=args.days, per_day=args.per_day,
+                             progress=_err if args.json else print, show=None if args.json else print_summary)
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in summaries]))
     else:

@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.channels import ChannelsConfig
+from alerts.rules import AlertsConfig
 from monitor.errors import ConfigError
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -211,6 +213,9 @@ class ReportConfig(_Strict):
 class ModelConfig(_Strict):
     """Everything Driftline needs to know about one monitored model."""
 
+    # A validation error must never echo a token or a phone number back.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
     model: str
     store: StoreConfig = StoreConfig()
     predictions: PredictionsConfig = PredictionsConfig()
@@ -221,8 +226,8 @@ class ModelConfig(_Strict):
     window: WindowConfig = WindowConfig()
     drift: DriftConfig = DriftConfig()
     report: ReportConfig = ReportConfig()
-    alerts: dict[str, Any] = Field(default_factory=dict)  # validated by alerts.rules
-    channels: dict[str, Any] = Field(default_factory=dict)  # validated by alerts' channel config
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     base_dir: str = "."  # set by the loader: the folder of the config file
 
     @field_validator("model")

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 run_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("driftline_run_id", default=None)
@@ -85,7 +85,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
             "message": message,
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
             "logging.googleapis.com/sourceLocation": {
                 "file": record.pathname,

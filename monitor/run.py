@@ -281,5 +281,10 @@ def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig
     for cfg in chosen:
         store = store_for(cfg)
         hook = alert_hook_for(cfg, store) if alert_hook_for else None
-        out.append(run_window(cfg, store, at, alert_hook=hook))
+        lock = getattr(store, "lock", None)
+        if lock is None:
+            out.append(run_window(cfg, store, at, alert_hook=hook))
+        else:
+            with lock:  # one run at a time per embedded store
+                out.append(run_window(cfg, store, at, alert_hook=hook))
     return out

@@ -11,6 +11,7 @@ from monitor.config import ModelConfig
 from monitor.errors import ConfigError
 from monitor.run import AlertHook, run_models
 from monitor.stores.base import Store
+from alerts.base import MetricsSink, Notifier
 from monitor.summary import AlertEntry, RunSummary
 
 _stores: dict[str, Store] = {}
@@ -45,22 +46,41 @@ def close_stores() -> None:
         _stores.clear()
 
 
-def alert_hook(cfg: ModelConfig, store: Store) -> AlertHook | None:
-    """The alerts pipeline for one model (incidents, outbox, notifiers, metrics), or None."""
-    try:
-        from alerts.engine import hook_for
-    except ImportError:
-        return _console_only
-    return hook_for(cfg, store)
+_notifiers: dict[str, tuple[dict[str, Notifier], MetricsSink | None]] = {}
 
 
-def _console_only(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
-    return []
+def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHook | None:
+    """The alerts pipeline for one model: rules, incidents, the outbox, notifiers and metrics."""
+    from alerts.channels import build_metrics_sink, build_notifiers
+    from alerts.engine import process_run
+
+    if not cfg.alerts.enabled:
+        return None
+    state = store.alert_state()  # type: ignore[attr-defined]
+    if cfg.model not in _notifiers:
+        _notifiers[cfg.model] = (build_notifiers(cfg.channels), build_metrics_sink(cfg.channels, state))
+    notifiers, metrics = _notifiers[cfg.model]
+    base = cfg.report.base_url or public_url
+
+    def hook(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
+        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base)
+        summary.extra["deliveries"] = out.summary_extra()
+        return out.alerts
+
+    return hook
 
 
-def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None) -> list[RunSummary]:
+def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
+        public_url: str = "") -> list[RunSummary]:
     """Run every configured model (or one) with its store and alerts: what POST /run does."""
-    return run_models(configs, open_store, at=at, model=model, alert_hook_for=alert_hook)
+
+    def store_for(cfg: ModelConfig) -> Store:
+        return open_store(cfg)
+
+    def hook_for(cfg: ModelConfig, store: Store) -> AlertHook | None:
+        return alert_hook(cfg, store, public_url)
+
+    return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for)
 
 
 def report_file(summary: RunSummary) -> Path | None:

@@ -47,6 +47,19 @@ class DuckDBStore:
         if not read_only:
             self.init()
 
+    def alert_state(self) -> object:
+        """Incident and outbox state in the same DuckDB file (alerts.state)."""
+        from alerts.state import DuckDBAlertState
+
+        if not hasattr(self, "_alert_state"):
+            self._alert_state = DuckDBAlertState(self._con)
+        return self._alert_state
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held for a whole run: one DuckDB connection is not safe across threads."""
+        return self._lock
+
     def close(self) -> None:
         self._con.close()
 

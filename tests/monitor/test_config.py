@@ -54,11 +54,23 @@ def test_feature_expression_must_be_scalar(tmp_path: Path) -> None:
 
 def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    path.write_text(path.read_text() + "\nchannels: {slack: {token: '${SLACK_TOKEN}'}}\n")
-    cfg = load_model_config(path, env={"SLACK_TOKEN": "xoxb-1"})
-    assert cfg.channels["slack"]["token"] == "xoxb-1"
+    path.write_text(path.read_text() + "\nchannels: {slack: {bot_token: '${SLACK_TOKEN}', channel: '#ml'}}\n")
+    cfg = load_model_config(path, env={"SLACK_TOKEN": "xoxb-secret-1"})
+    assert cfg.channels.slack is not None and cfg.channels.slack.bot_token is not None
+    assert cfg.channels.slack.bot_token.get_secret_value() == "xoxb-secret-1"
+    assert "xoxb-secret-1" not in repr(cfg) and "xoxb-secret-1" not in cfg.model_dump_json()
     with pytest.raises(ConfigError, match="SLACK_TOKEN"):
         load_model_config(path, env={})
+
+
+def test_a_config_error_never_echoes_a_secret(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + "\nchannels: {sms: {account_sid: AC1, auth_token: '${TW}', "
+                    "from_number: 'not-a-number', recipients: ['+15555550100']}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path, env={"TW": "tw-secret-token-123"})
+    assert "channels.sms" in str(err.value)
+    assert "tw-secret-token-123" not in str(err.value)
 
 
 def test_a_folder_of_configs_is_several_models(tmp_path: Path) -> None:
