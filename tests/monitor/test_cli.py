@@ -1,0 +1,41 @@
+"""The newcomer's first command, end to end, as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.monitor.test_run import SHIFTED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _driftline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_demo_flags_the_injected_drift_and_alerts_warn_critical_resolved(tmp_path: Path) -> None:
+    out = _driftline("demo", "--dir", str(tmp_path / "demo"), "--json", "--per-day", "800", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = json.loads(out.stdout)  # stdout is exactly one JSON array
+    assert [r["window"]["start"][:10] for r in runs] == [f"2026-11-{d}" for d in range(16, 23)]
+    for r in runs:
+        drifted = {f["name"] for f in r["features"] if f["drifted"]}
+        assert drifted <= SHIFTED, (r["run_id"], drifted)  # untouched features are never flagged
+        assert Path(r["extra"]["report_path"]).exists()
+    assert all(not any(f["drifted"] for f in r["features"]) for r in runs[:3])  # unchanged days
+    assert {f["name"] for f in runs[4]["features"] if f["drifted"]} == SHIFTED  # full strength
+    severities = [a["severity"] for r in runs for a in r["alerts"] if a["rule"] == "feature_drift"]
+    assert severities == ["warn", "critical", "critical", "resolved"]
+    console = [line.split("]")[0] + "]" for line in out.stderr.splitlines() if line.startswith("[")]
+    assert console.index("[WARN]") < console.index("[CRITICAL]") < console.index("[RESOLVED]")
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("model: m\nfeatures: []\n")
+    out = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
