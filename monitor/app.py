@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=60)
                    if r.run_id != s.run_id and r.window_start < s.window.start.replace(tzinfo=None)]
         url = f"/report/{s.run_id}/evidently" if service.report_file(s) else None
-        incidents = service.open_incidents(cfg, store) if hasattr(service, "open_incidents") else []
+        incidents = service.open_incidents(cfg, store)
         return pages.run_page(s, history, evidently_url=url, open_incidents=incidents)
 
     @app.get("/report", response_class=HTMLResponse)

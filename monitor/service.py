@@ -70,6 +70,15 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHoo
     return hook
 
 
+def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
+    """The model's open incidents, for the top of its page."""
+    getter = getattr(store, "alert_state", None)
+    if getter is None:
+        return []
+    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat()}
+            for i in getter().incidents(cfg.model) if i.status == "open"]
+
+
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
         public_url: str = "") -> list[RunSummary]:
     """Run every configured model (or one) with its store and alerts: what POST /run does."""

@@ -113,7 +113,10 @@ def _performance(s: RunSummary) -> str:
         rows.append(f"<tr><td>{_e(name)}</td><td>{cell(m)}</td><td>{_num(m.get('reference'), 3)}</td>"
                     f"<td>{_e(m.get('verdict', ''))}</td><td>{cell(e)}</td></tr>")
     cov = (perf or {}).get("coverage") if isinstance(perf, dict) else None
-    note = f"<p>Label coverage: {_e(cov)}</p>" if cov is not None else ""
+    note = ""
+    if cov:
+        note = (f"<p>Label coverage: {cov.get('labelled', 0):,} of {cov.get('predictions', 0):,} predictions "
+                f"({cov.get('fraction', 0):.0%}) · status <b>{_e((perf or {}).get('status', ''))}</b></p>")
     return ("<h2>Model performance</h2>" + note +
             "<table id=performance><tr><th>metric</th><th>realized [interval]</th><th>reference</th><th>verdict</th>"
             "<th>estimated without labels [interval]</th></tr>" + "".join(rows) + "</table>"
@@ -132,7 +135,20 @@ def _trends(s: RunSummary, history: Sequence[RunSummary]) -> str:
             vals.append(v.value if v else None)
             ths.append(v.threshold if v else None)
         charts.append(line_chart(list(zip(labels, vals)), threshold=ths, title=f"{f.name} · {f.statistic}", y_min=0.0))
-    return ("<h2>Trends</h2><p class=note>Blue: the statistic per run; red dashed: its threshold.</p>"
+    for metric in ("recall_0", "accuracy", "roc_auc"):
+        vals, band, est = [], [], []
+        for r in runs:
+            m = ((r.performance or {}).get("metrics") or {}).get(metric) or {}
+            e = ((r.estimated_performance or {}).get("metrics") or {}).get(metric) or {}
+            iv = m.get("interval") or [None, None]
+            vals.append(m.get("value"))
+            band.append((iv[0], iv[1]))
+            est.append(e.get("value"))
+        if any(v is not None for v in vals + est):
+            charts.append(line_chart(list(zip(labels, vals)), band=band, threshold=est,
+                                     title=f"{metric}: realized (blue, interval) vs estimated (red)"))
+    return ("<h2>Trends</h2><p class=note>Blue: the statistic per run; red dashed: its threshold "
+            "(for performance: the label-free estimate).</p>"
             f"<div class=charts id=trends>{''.join(charts)}</div>")
 
 
