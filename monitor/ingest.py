@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ import pandas as pd
 from monitor.config import ModelConfig
 from monitor.errors import IngestError
 from monitor.sql import Query, check_identifier
+from monitor.stores.base import Store
 
 Target = Literal["predictions", "labels", "reference"]
 _CHUNK = 100_000
@@ -173,13 +174,13 @@ def _labels(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rejects: 
         frame = frame.drop_duplicates(key, keep="last")
     if "labelled_at" in frame.columns:
         when, _, _ = _timestamps(frame["labelled_at"])
-        frame["labelled_at"] = when.fillna(pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None)))
+        frame["labelled_at"] = when.fillna(pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)))
     else:
-        frame["labelled_at"] = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None))
+        frame["labelled_at"] = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     return frame[[key, col, "labelled_at"]].assign(**{col: lambda f: f[col].astype("int64")})
 
 
-def ingest(store: object, cfg: ModelConfig, target: Target, path: str | Path) -> IngestReport:
+def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path) -> IngestReport:
     """Validate a file row by row and append the good rows to the target table."""
     path = Path(path)
     if not path.exists():
@@ -194,43 +195,45 @@ def ingest(store: object, cfg: ModelConfig, target: Target, path: str | Path) ->
     seen_label_keys: set[str] = set()
     for raw in _chunks(path):
         report.rows_read += len(raw)
-        if target == "labels":
+        if target == "labels" and cfg.labels is not None:
+            key = cfg.labels.join_key
             good = _labels(cfg, raw, report, rejects)
-            dup_across = good[cfg.labels.join_key].isin(seen_label_keys).sum() if cfg.labels else 0
+            # Duplicates across chunks of one file: the later chunk wins, as within a chunk.
+            dup_across = int(good[key].isin(seen_label_keys).sum())
             if dup_across:
-                report.warnings["duplicate label (last one wins)"] += int(dup_across)
-            seen_label_keys.update(good[cfg.labels.join_key]) if cfg.labels else None
+                report.warnings["duplicate label (last one wins)"] += dup_across
+            seen_label_keys.update(good[key])
             if len(good):
-                store.upsert_labels(table, good, cfg.labels.join_key)  # type: ignore[attr-defined, union-attr]
+                store.upsert_labels(table, good, key)
         else:
             good = _prepare_rows(cfg, raw, report, rejects, with_time=target == "predictions")
             if len(good):
-                store.insert_frame(table, good.reset_index(drop=True))  # type: ignore[attr-defined]
+                store.insert_frame(table, good.reset_index(drop=True))
         report.rows_loaded += len(good)
-    if target == "labels" and cfg.labels is not None and store.exists(cfg.predictions.table) and store.exists(table):  # type: ignore[attr-defined]
+    if target == "labels" and cfg.labels is not None and store.exists(cfg.predictions.table) and store.exists(table):
         _count_unknown_labels(store, cfg, table, report)
     _record_rejects(store, cfg, target, rejects)
     return report
 
 
-def _count_unknown_labels(store: object, cfg: ModelConfig, table: str, report: IngestReport) -> None:
+def _count_unknown_labels(store: Store, cfg: ModelConfig, table: str, report: IngestReport) -> None:
     assert cfg.labels is not None
-    d = store.dialect  # type: ignore[attr-defined]
-    sql = (f"SELECT COUNT(*) AS n FROM {store.table(table)} AS l WHERE NOT EXISTS "  # type: ignore[attr-defined]
-           f"(SELECT 1 FROM {store.table(cfg.predictions.table)} AS p "  # type: ignore[attr-defined]
+    d = store.dialect
+    sql = (f"SELECT COUNT(*) AS n FROM {store.table(table)} AS l WHERE NOT EXISTS "
+           f"(SELECT 1 FROM {store.table(cfg.predictions.table)} AS p "
            f"WHERE p.{d.q(cfg.predictions.request_id)} = l.{d.q(cfg.labels.join_key)})")
-    n = int(store.query(Query(sql))[0]["n"])  # type: ignore[attr-defined]
+    n = int(store.query(Query(sql))[0]["n"])
     if n:
         report.warnings["label for an unknown request id (kept)"] = n
 
 
-def _record_rejects(store: object, cfg: ModelConfig, target: str, rejects: list[pd.DataFrame]) -> None:
+def _record_rejects(store: Store, cfg: ModelConfig, target: str, rejects: list[pd.DataFrame]) -> None:
     if not rejects:
         return
     frame = pd.concat(rejects, ignore_index=True)
     frame.insert(0, "model", cfg.model)
     frame.insert(1, "target", target)
-    frame["ingested_at"] = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None))
+    frame["ingested_at"] = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     grouped = (frame.groupby(["model", "target", "reason", "ts", "ingested_at"], dropna=False)
                .size().reset_index(name="rows"))
-    store.insert_frame(REJECTS_TABLE, grouped)  # type: ignore[attr-defined]
+    store.insert_frame(REJECTS_TABLE, grouped)

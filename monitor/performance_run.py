@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from monitor import profiling
 from monitor.config import ModelConfig
 from monitor.estimation import Calibrator, ScoreHistogram, estimate, fit_calibrator_from_counts
-from monitor.performance import LabelledCounts, PerformancePolicy, PerformanceResult, evaluate, reference_performance
+from monitor.performance import (
+    LabelledCounts,
+    PerformancePolicy,
+    PerformanceResult,
+    evaluate,
+    reference_performance,
+)
 from monitor.sql import Source, performance_query
 from monitor.stores.base import Store
 
@@ -59,7 +65,7 @@ def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, 
     key = f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}"
     cached = store.get_state(key)
     if cached is None:
-        cols = getattr(store, "columns", lambda t: {})(cfg.reference_table)
+        cols: dict[str, str] = getattr(store, "columns", lambda t: {})(cfg.reference_table)
         if cols and cfg.labels.column not in cols:
             return None
         counts, _ = _counts(store, Source(table=store.table(cfg.reference_table)), cfg, cfg.labels.column)
@@ -84,5 +90,5 @@ def window_performance(cfg: ModelConfig, store: Store, src: Source, labelled: bo
     realized = evaluate(counts, pol, reference=ref[0]).to_summary() if labelled else None
     estimated = estimate(hist, ref[1], pol, reference=ref[0]).to_summary()
     if realized is not None:
-        realized["computed_at"] = datetime.utcnow().isoformat()
+        realized["computed_at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
     return realized, estimated

@@ -105,7 +105,7 @@ def assemblies(n: int, rng: np.random.Generator, *, scenario: str = "none", leve
     if scenario == "stuck_channel" and level:
         stuck = rng.random(n) < min(1.0, 0.5 * level)
         for agg in AGGREGATES:
-            frame.loc[stuck, f"tx_{agg}"] = 0.0 if agg != "std" else 0.0
+            frame.loc[stuck, f"tx_{agg}"] = 0.0  # a stuck channel reads a constant
         if level >= 2:
             frame.loc[stuck, [f"tx_{a}" for a in AGGREGATES]] = np.nan
     frame["tire_type"] = tire_names

@@ -126,7 +126,7 @@ def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
     if src.model_column is not None and src.model is not None:
         where.append(f"p.{d.q(src.model_column)} = {d.p('w_model')}")
         params["w_model"] = src.model
-    sql = f"SELECT p.*"
+    sql = "SELECT p.*"
     if src.labels_table and src.join_key and src.label_column:
         sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
         sql += f" FROM {src.table} AS p LEFT JOIN {src.labels_table} AS l"

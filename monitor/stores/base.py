@@ -54,6 +54,9 @@ class Store(Protocol):
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append validated rows to a table (created from the frame if missing)."""
 
+    def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
+        """Insert labels, replacing an earlier label of the same key (the last one wins)."""
+
     def save_run(self, record: RunRecord) -> bool:
         """Persist a run atomically; False if a run with that id already exists."""
 
