@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from monitor import service
 from monitor.auth import Authenticator, auth_settings_from
 from monitor.config import ModelConfig, Settings, get_settings, load_config_dir
+from monitor.logs import TraceMiddleware, configure_logging
 from monitor.errors import ConfigError, DriftlineError, StoreError, UnsafeIdentifier
 from monitor.summary import RunSummary
 from reports import pages
@@ -32,14 +33,19 @@ class State:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; a bad config or auth setting fails here, at start-up, naming the field."""
     state = State(settings or get_settings())
+    configure_logging(state.settings.log_level, json=state.settings.log_json, project_id=state.settings.project_id)
     auth = Authenticator(auth_settings_from(state.settings))
+    deployed = state.settings.auth_mode == "google"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close_stores()
 
-    app = FastAPI(title="Driftline", version="0.1.0", lifespan=lifespan)
+    # Deployed, the API's own schema pages stay closed like everything but /healthz.
+    docs = {"docs_url": None, "redoc_url": None, "openapi_url": None} if deployed else {}
+    app = FastAPI(title="Driftline", version="0.1.0", lifespan=lifespan, **docs)  # type: ignore[arg-type]
+    app.add_middleware(TraceMiddleware)
     app.state.driftline = state
     # Dependencies as defaults: the routes are closures, so string annotations can't name local aliases.
     runner, reader = Depends(auth.runner), Depends(auth.reader)
@@ -53,11 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": sorted(state.configs)}
+        # Open to anyone: deployed, it does not tell which models are watched.
+        return {"status": "ok"} if deployed else {"status": "ok", "models": sorted(state.configs)}
 
     @app.post("/run")
     def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
-        summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url)
+        summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url,
+                                report_dir=state.settings.report_dir)
         return [s.model_dump(mode="json") for s in summaries]
 
     def _summaries(model: str | None, limit: int, offset: int) -> list[RunSummary]:

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.channels import ChannelsConfig
@@ -55,6 +63,8 @@ class _Strict(BaseModel):
 class StoreConfig(_Strict):
     kind: Literal["duckdb", "bigquery"] = "duckdb"
     path: str = "driftline.duckdb"  # duckdb; relative to the config file's folder
+    # DuckDB otherwise caches every block it reads: a cap keeps a 10M-row scan under 400 MB.
+    memory_limit: str = Field(default="150MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
     project: str | None = None  # bigquery
     dataset: str | None = None
     location: str | None = None
@@ -319,6 +329,10 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     public_url: str = ""  # the service URL: links in alerts, and the default OIDC audience
+    project_id: str | None = None  # for Cloud Logging's trace field
+    # Where Evidently reports are written, overriding each model's report.directory. On Cloud Run,
+    # mount a Cloud Storage bucket (gcsfuse volume) here so reports outlive the instance.
+    report_dir: str | None = None
     # Auth (monitor/auth.py): "google" (the default, so a forgotten setting fails closed),
     # "local-token" (a bearer token) or "local-open" (no auth: only on your own machine).
     auth_mode: str = "google"

@@ -141,6 +141,7 @@ def configure_logging(
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
+        server_logger.setLevel(logging.NOTSET)  # uvicorn sets its own level; ours on the root decides
     return handler
 
 

@@ -11,8 +11,16 @@ import pandas as pd
 
 from monitor.config import ModelConfig
 from monitor.profile import CategoricalSpec, Kind, NumericSpec, Spec, WindowProfile
-from monitor.sql import Source, categories_query, numeric_spec, parse_profile, profile_query, quantiles_query
-from monitor.sql import sample_query, unseen_values_query
+from monitor.sql import (
+    Source,
+    categories_query,
+    numeric_spec,
+    parse_profile,
+    profile_query,
+    quantiles_query,
+    sample_query,
+    unseen_values_query,
+)
 from monitor.stores.base import Store
 
 PREDICTION = "__prediction"  # profile names of the prediction and the label columns

@@ -7,18 +7,20 @@ A run is idempotent per (model, window): a second call returns the stored summar
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import performance_run, profiling
 from monitor.config import ModelConfig
 from monitor.decision import Decision, DecisionInput, decide
 from monitor.errors import ConfigError, TableNotFound
+from monitor.logs import run_context
 from monitor.ingest import REJECTS_TABLE, ingest
 from monitor.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
 from monitor.sql import Query, Source
@@ -32,12 +34,12 @@ AlertHook = Callable[[RunSummary, Sequence[RunSummary]], list[AlertEntry]]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, datetime]:
     """The latest complete window ending at or before `at` (naive UTC), aligned on its length."""
-    at = (at or utcnow()).astimezone(timezone.utc).replace(tzinfo=None) if (at and at.tzinfo) else (at or utcnow())
+    at = (at or utcnow()).astimezone(UTC).replace(tzinfo=None) if (at and at.tzinfo) else (at or utcnow())
     length = cfg.window.duration
     end = EPOCH + ((at - EPOCH) // length) * length
     return end - length, end
@@ -126,6 +128,12 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
     if stored is not None:
         log.info("run %s exists; returning it unchanged", run_id, extra={"run_id": run_id})
         return RunSummary.model_validate_json(stored.summary_json)
+    with run_context(run_id):
+        return _run(cfg, store, start, end, run_id, alert_hook, report_dir)
+
+
+def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id: str,
+         alert_hook: AlertHook | None, report_dir: Path | None) -> RunSummary:
     t0 = time.perf_counter()
     bytes_before = store.bytes_processed
     ref = ensure_reference(cfg, store)
@@ -172,8 +180,8 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
         label = label.model_copy(update={"name": "label"})
     status = "insufficient_data" if window.rows < cfg.window.min_rows else "ok"
     summary = RunSummary(
-        run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=timezone.utc),
-                                                       end=end.replace(tzinfo=timezone.utc)),
+        run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=UTC),
+                                                       end=end.replace(tzinfo=UTC)),
         rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), features=feats, drift_share=share,
         dataset_drift=bool(decided) and share >= cfg.drift.drift_share, prediction_drift=prediction,
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
@@ -272,7 +280,7 @@ def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], 
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
                model: str | None = None, alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None,
-               ) -> list[RunSummary]:
+               report_dir: Path | None = None) -> list[RunSummary]:
     """Run every configured model's window (or only `model`)."""
     if model is not None and model not in configs:
         raise ConfigError(f"unknown model {model!r}; configured: {sorted(configs)}")
@@ -281,10 +289,8 @@ def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig
     for cfg in chosen:
         store = store_for(cfg)
         hook = alert_hook_for(cfg, store) if alert_hook_for else None
-        lock = getattr(store, "lock", None)
-        if lock is None:
-            out.append(run_window(cfg, store, at, alert_hook=hook))
-        else:
-            with lock:  # one run at a time per embedded store
-                out.append(run_window(cfg, store, at, alert_hook=hook))
+        lock = getattr(store, "lock", None) or contextlib.nullcontext()
+        with lock:  # one run at a time per embedded store
+            out.append(run_window(cfg, store, at, alert_hook=hook,
+                                  report_dir=report_dir / cfg.model if report_dir else None))
     return out

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from alerts.base import MetricsSink, Notifier
 from monitor.config import ModelConfig
 from monitor.errors import ConfigError
 from monitor.run import AlertHook, run_models
 from monitor.stores.base import Store
-from alerts.base import MetricsSink, Notifier
 from monitor.summary import AlertEntry, RunSummary
 
 _stores: dict[str, Store] = {}
@@ -27,7 +27,7 @@ def open_store(cfg: ModelConfig) -> Store:
             if s.kind == "duckdb":
                 from monitor.stores.duckdb import DuckDBStore
 
-                _stores[key] = DuckDBStore(cfg.resolve(s.path))
+                _stores[key] = DuckDBStore(cfg.resolve(s.path), memory_limit=s.memory_limit)
             else:
                 try:
                     from monitor.stores.bigquery import BigQueryStore
@@ -80,7 +80,7 @@ def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
 
 
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
-        public_url: str = "") -> list[RunSummary]:
+        public_url: str = "", report_dir: str | None = None) -> list[RunSummary]:
     """Run every configured model (or one) with its store and alerts: what POST /run does."""
 
     def store_for(cfg: ModelConfig) -> Store:
@@ -89,7 +89,8 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
     def hook_for(cfg: ModelConfig, store: Store) -> AlertHook | None:
         return alert_hook(cfg, store, public_url)
 
-    return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for)
+    return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
+                      report_dir=Path(report_dir) if report_dir else None)
 
 
 def report_file(summary: RunSummary) -> Path | None:

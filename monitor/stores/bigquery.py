@@ -218,6 +218,11 @@ class BigQueryStore:
             time.sleep(delay)
         raise AssertionError("unreachable")
 
+    @property
+    def _no_retry(self) -> dict[str, Any]:
+        # The client's own retry would spin for minutes on an outage; _call retries instead.
+        return {"retry": None, "timeout": self._timeout}
+
     def _ref(self, name: str) -> str:
         return f"{self.project}.{self.dataset}.{check_identifier(name)}"
 
@@ -263,7 +268,7 @@ class BigQueryStore:
 
     def exists(self, name: str) -> bool:
         try:
-            self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name)))
+            self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name), **self._no_retry))
         except TableNotFound:
             return False
         return True
@@ -271,7 +276,7 @@ class BigQueryStore:
     def columns(self, name: str) -> dict[str, str]:
         """Column name -> BigQuery type of a table ({} if it does not exist)."""
         try:
-            t = self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name)))
+            t = self._call(f"looking up table {self._ref(name)}", lambda: self._client.get_table(self._ref(name), **self._no_retry))
         except TableNotFound:
             return {}
         return {f.name: f.field_type for f in t.schema}
@@ -279,10 +284,11 @@ class BigQueryStore:
     def init(self) -> None:
         """Create the dataset and Driftline's tables; every step tolerates existing ones."""
         ds = bigquery.Dataset(f"{self.project}.{self.dataset}")
-        ds.location = self.location
+        if self.location:  # left unset, BigQuery uses the project's default location
+            ds.location = self.location
         ds.labels = dict(_JOB_LABELS)
         self._call(f"creating dataset {self.project}.{self.dataset}",
-                   lambda: self._client.create_dataset(ds, exists_ok=True))
+                   lambda: self._client.create_dataset(ds, exists_ok=True, **self._no_retry))
         self._create(RUNS_TABLE, _RUNS_SCHEMA, cluster=["model"])
         self._create(STATE_TABLE, _STATE_SCHEMA)
         for lay in self.layouts.values():
@@ -301,7 +307,7 @@ class BigQueryStore:
             t.require_partition_filter = require_filter
         if cluster:
             t.clustering_fields = list(cluster)
-        self._call(f"creating table {self._ref(name)}", lambda: self._client.create_table(t, exists_ok=True))
+        self._call(f"creating table {self._ref(name)}", lambda: self._client.create_table(t, exists_ok=True, **self._no_retry))
 
     def _create_predictions(self, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> None:
         cluster = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
@@ -315,7 +321,8 @@ class BigQueryStore:
             check_identifier(str(col))
             if pd.api.types.is_datetime64_any_dtype(frame[col]):
                 s = frame[col]
-                frame[col] = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+                s = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+                frame[col] = s.dt.floor("us")  # BigQuery TIMESTAMP (like DuckDB's) holds microseconds
         if not self.exists(table):
             fields = [(str(c), _bq_type(frame[c]), "NULLABLE") for c in frame.columns]
             lay = self.layouts.get(table)
@@ -323,11 +330,38 @@ class BigQueryStore:
                 self._create_predictions(lay, fields)
             else:
                 self._create(table, fields)
-        schema = self._call("reading the table schema", lambda: self._client.get_table(self._ref(table))).schema
+        schema = self._widen(table, frame)
+        for f in schema:
+            if f.name not in frame.columns:
+                frame[f.name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        # In the table's column order: the load maps columns by position on some backends.
+        frame = frame[[f.name for f in schema]]
         config = bigquery.LoadJobConfig(write_disposition="WRITE_APPEND", schema=schema, labels=_JOB_LABELS)
         self._call(f"loading rows into {self._ref(table)}", lambda: self._client.load_table_from_dataframe(
             frame, self._ref(table), job_config=config, location=self.location).result(timeout=self._timeout))
         return len(frame)
+
+    def _widen(self, table: str, frame: pd.DataFrame) -> list[bigquery.SchemaField]:
+        """The table's schema, with nullable columns added for any new column of the frame.
+
+        A served model may log more than the config monitors; those columns are kept, not refused.
+        """
+        t = self._call("reading the table schema", lambda: self._client.get_table(self._ref(table), **self._no_retry))
+        known = {f.name for f in t.schema}
+        extra = [c for c in frame.columns if c not in known]
+        if extra:
+            adds = [f"ADD COLUMN IF NOT EXISTS {self.dialect.q(str(c))} {_bq_type(frame[c])}" for c in extra]
+            try:
+                # One statement: BigQuery allows only a few metadata updates per table per 10 s.
+                self._run(Query(f"ALTER TABLE {self.table(table)} {', '.join(adds)}"))
+            except StoreError as exc:
+                if isinstance(exc, StoreUnavailable) or len(adds) == 1:
+                    raise
+                # Engines that take one ALTER action per statement (the emulator's DuckDB).
+                for add in adds:
+                    self._run(Query(f"ALTER TABLE {self.table(table)} {add}"))
+        # Built here rather than re-read: the emulator's catalog does not see columns added by DDL.
+        return [*t.schema, *(bigquery.SchemaField(str(c), _bq_type(frame[c]), mode="NULLABLE") for c in extra)]
 
     def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
         """Load labels into a staging table, then MERGE them in (the last label of a key wins)."""
@@ -344,7 +378,7 @@ class BigQueryStore:
                             f"WHEN MATCHED THEN UPDATE SET {sets} "
                             f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('S.' + c for c in cols)})"))
         finally:
-            self._call("dropping the staging table", lambda: self._client.delete_table(self._ref(stage), not_found_ok=True))
+            self._call("dropping the staging table", lambda: self._client.delete_table(self._ref(stage), not_found_ok=True, **self._no_retry))
         return len(frame)
 
     def save_run(self, record: RunRecord) -> bool:

@@ -36,10 +36,12 @@ class DuckDBStore:
 
     dialect = DUCKDB
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.path = str(path)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
+            if memory_limit:
+                self._con.execute(f"SET memory_limit = '{memory_limit}'")  # validated by StoreConfig
         except duckdb.Error as exc:
             raise _translate(exc, f"opening {self.path}") from None
         # One connection shared by threads (FastAPI's pool): DuckDB wants a cursor per thread.
