@@ -11,8 +11,8 @@ from monitor import simulate
 from monitor.errors import IngestError
 from monitor.ingest import ingest
 from monitor.run import run_window
-from monitor.stores.duckdb import DuckDBStore
 from monitor.sql import Query
+from monitor.stores.duckdb import DuckDBStore
 
 
 def _bad_csv(path: Path) -> Path:
