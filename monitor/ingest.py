@@ -219,10 +219,12 @@ def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path) -> 
 def _count_unknown_labels(store: Store, cfg: ModelConfig, table: str, report: IngestReport) -> None:
     assert cfg.labels is not None
     d = store.dialect
+    # The filter on the timestamp satisfies BigQuery's required partition filter.
     sql = (f"SELECT COUNT(*) AS n FROM {store.table(table)} AS l WHERE NOT EXISTS "
            f"(SELECT 1 FROM {store.table(cfg.predictions.table)} AS p "
-           f"WHERE p.{d.q(cfg.predictions.request_id)} = l.{d.q(cfg.labels.join_key)})")
-    n = int(store.query(Query(sql))[0]["n"])
+           f"WHERE p.{d.q(cfg.predictions.timestamp)} >= {d.p('since')} "
+           f"AND p.{d.q(cfg.predictions.request_id)} = l.{d.q(cfg.labels.join_key)})")
+    n = int(store.query(Query(sql, {"since": datetime(1970, 1, 1)}))[0]["n"])
     if n:
         report.warnings["label for an unknown request id (kept)"] = n
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from monitor.errors import StoreError, StoreUnavailable
@@ -132,10 +132,10 @@ class PredictionLogger:
         request_id, ts, model_name, model_version, one per feature, probability, predicted_class.
         """
         if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=timezone.utc)
+            timestamp = timestamp.replace(tzinfo=UTC)
         row: Row = {
             "request_id": request_id,
-            "ts": timestamp.astimezone(timezone.utc).isoformat(),
+            "ts": timestamp.astimezone(UTC).isoformat(),
             "model_name": model_name,
             "model_version": model_version,
             **{name: _json_value(value) for name, value in features.items()},
@@ -227,7 +227,7 @@ class PredictionLogger:
                 log.error("dropping %d prediction rows: %s", len(rows), exc)
                 self._count("failed", len(rows))
                 return
-            except Exception:  # noqa: BLE001 - a bug in a sink must not kill the thread
+            except Exception:
                 log.exception("unexpected error writing %d prediction rows", len(rows))
                 self._count("failed", len(rows))
                 return

@@ -60,9 +60,7 @@ def build_specs(store: Store, src: Source, cols: Sequence[tuple[str, Kind, str]]
 def _interior(q: object, bins: int) -> list[float] | None:
     if q is None:
         return None
-    values = list(q)  # type: ignore[call-overload]
-    # BigQuery's APPROX_QUANTILES returns min..max (bins+1 values); DuckDB returns the interior ones.
-    return values[1:-1] if len(values) == bins + 1 else values
+    return list(q)  # type: ignore[call-overload]
 
 
 def profile(store: Store, src: Source, specs: Sequence[Spec]) -> WindowProfile:

@@ -33,7 +33,7 @@ def open_store(cfg: ModelConfig) -> Store:
                     from monitor.stores.bigquery import BigQueryStore
                 except ImportError as exc:  # pragma: no cover - depends on the install
                     raise ConfigError(f"store.kind: bigquery needs google-cloud-bigquery ({exc})") from None
-                _stores[key] = BigQueryStore.from_config(s)  # type: ignore[attr-defined]
+                _stores[key] = BigQueryStore.from_config(s, [cfg])
         return _stores[key]
 
 

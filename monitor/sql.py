@@ -211,22 +211,30 @@ def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: i
 
 
 def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int) -> Query:
-    """Reference statistics needed to fix bin edges: min, max and the i/bins quantiles."""
+    """Reference statistics needed to fix bin edges: min, max and the exact i/bins quantiles.
+
+    Exact (linear interpolation) in both dialects, so the same reference gives the same edges in
+    DuckDB and BigQuery; it runs once per reference, not per window.
+    """
     params: dict[str, Any] = {}
     rel = relation(d, src, params)
     cols, aggs = [], []
-    for i, (name, expr) in enumerate(spec_exprs.items()):
+    for i, (_name, expr) in enumerate(spec_exprs.items()):
         c = f"c{i}"
         cols.append(f"CAST({_column(d, expr)} AS {d.double}) AS {c}")
         fin = f"CASE WHEN {c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)} THEN {c} END"
-        aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max"]
         if d.name == "duckdb":
             probs = ", ".join(str(k / bins) for k in range(1, bins))
-            aggs.append(f"quantile_cont({fin}, [{probs}]) AS {c}_q")
+            aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max",
+                     f"quantile_cont({fin}, [{probs}]) AS {c}_q"]
         else:
-            aggs.append(f"APPROX_QUANTILES({fin}, {bins}) AS {c}_q")
+            # BigQuery has no exact quantile aggregate (APPROX_QUANTILES differs from DuckDB's):
+            # the analytic PERCENTILE_CONT over the whole reference, one row kept.
+            pct = ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
+            aggs += [f"MIN({fin}) OVER () AS {c}_min", f"MAX({fin}) OVER () AS {c}_max", f"[{pct}] AS {c}_q"]
     inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
+    limit = " LIMIT 1" if d.name == "bigquery" else ""
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{limit}", params)
 
 
 def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -96,6 +96,16 @@ class PredictionsLayout:
         return fixed + [(n, t, "NULLABLE") for n, t in self.columns if n not in names]
 
 
+def predictions_table(ref: str, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> bigquery.Table:
+    """The predictions table resource: day partitions on the timestamp, clustered by model and version."""
+    t = bigquery.Table(ref, schema=_schema(fields))
+    t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=lay.timestamp)
+    # A query that forgets the window would scan every day of logs: BigQuery refuses it instead.
+    t.require_partition_filter = True
+    t.clustering_fields = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
+    return t
+
+
 def _schema(fields: Sequence[tuple[str, str, str]]) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField(check_identifier(n), t, mode=m) for n, t, m in fields]
 
@@ -141,30 +151,23 @@ def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.Ar
     return bigquery.ScalarQueryParameter(name, _scalar_type(value), _scalar_value(value))
 
 
+_SCALAR_TYPES = ((bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (datetime, "TIMESTAMP"), (date, "DATE"))
+
+
 def _scalar_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "BOOL"
-    if isinstance(value, int):
-        return "INT64"
-    if isinstance(value, float):
-        return "FLOAT64"
-    if isinstance(value, datetime):
-        return "TIMESTAMP"
-    if isinstance(value, date):
-        return "DATE"
-    return "STRING"
+    return next((name for kind, name in _SCALAR_TYPES if isinstance(value, kind)), "STRING")
 
 
 def _scalar_value(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
 def _naive_utc(value: Any) -> Any:
     """Timestamps come back as naive UTC, exactly as from the DuckDB store."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -239,7 +242,8 @@ class BigQueryStore:
             # retry/job_retry off: _call owns retrying, so an outage fails fast and clearly.
             return self._client.query_and_wait(
                 q.sql, job_config=self._job_config(q.params), location=self.location, project=self.project,
-                api_timeout=self._timeout, wait_timeout=self._timeout, retry=None, job_retry=None)
+                api_timeout=self._timeout, wait_timeout=self._timeout,
+                retry=None, job_retry=None)  # type: ignore[arg-type]  # None is documented: no retry
 
         rows = self._call("BigQuery query failed", go)
         scanned = int(getattr(rows, "total_bytes_processed", None) or 0)
@@ -298,20 +302,17 @@ class BigQueryStore:
                                                 (lay.label_column, "INT64", "NULLABLE"),
                                                 ("labelled_at", "TIMESTAMP", "NULLABLE")], cluster=[lay.label_key])
 
-    def _create(self, name: str, fields: Sequence[tuple[str, str, str]], *, cluster: Sequence[str] = (),
-                partition: str | None = None, require_filter: bool = False) -> None:
+    def _create(self, name: str, fields: Sequence[tuple[str, str, str]], *, cluster: Sequence[str] = ()) -> None:
         t = bigquery.Table(self._ref(name), schema=_schema(fields))
-        if partition:
-            t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=partition)
-            # A query that forgets the window would scan every day of logs: refuse it instead.
-            t.require_partition_filter = require_filter
         if cluster:
             t.clustering_fields = list(cluster)
-        self._call(f"creating table {self._ref(name)}", lambda: self._client.create_table(t, exists_ok=True, **self._no_retry))
+        self._create_table(t)
+
+    def _create_table(self, t: bigquery.Table) -> None:
+        self._call(f"creating table {t.table_id}", lambda: self._client.create_table(t, exists_ok=True, **self._no_retry))
 
     def _create_predictions(self, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> None:
-        cluster = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
-        self._create(lay.table, fields, cluster=cluster, partition=lay.timestamp, require_filter=True)
+        self._create_table(predictions_table(self._ref(lay.table), lay, fields))
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append rows with a load job (atomic per call); the table is created from the frame if missing."""
@@ -421,12 +422,8 @@ class BigQueryStore:
 
 
 def _bq_type(col: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(col):
-        return "BOOL"
-    if pd.api.types.is_integer_dtype(col):
-        return "INT64"
-    if pd.api.types.is_float_dtype(col):
-        return "FLOAT64"
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return "TIMESTAMP"
-    return "STRING"
+    """The BigQuery type of a new column, from its pandas dtype (anything else is STRING)."""
+    t = pd.api.types
+    checks = ((t.is_bool_dtype, "BOOL"), (t.is_integer_dtype, "INT64"), (t.is_float_dtype, "FLOAT64"),
+              (t.is_datetime64_any_dtype, "TIMESTAMP"))
+    return next((name for check, name in checks if check(col)), "STRING")
