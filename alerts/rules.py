@@ -216,7 +216,9 @@ def _cmp(thresholds: Thresholds) -> str:
 
 def _verdict_line(v: FeatureVerdict, t: Thresholds, level: Level | None) -> str:
     shown = t.shown(level, v.threshold)
-    return f"{v.name} {_stat_name(v.statistic)} {fmt(v.value)} {_cmp(t)} {fmt(shown)}"
+    # The comparison is only true of a breach; a value back under its threshold reads "<=".
+    cmp = _cmp(t) if level is not None else ("<=" if t.direction == "above" else ">=")
+    return f"{v.name} {_stat_name(v.statistic)} {fmt(v.value)} {cmp} {fmt(shown)}"
 
 
 def _worst(levels: Sequence[Level | None]) -> Level | None:

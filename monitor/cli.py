@@ -47,6 +47,10 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
         verdict = "n/a" if v.status == "insufficient_data" else ("DRIFT" if v.drifted else "ok")
         value = "—" if v.value is None else f"{v.value:.3f}"
         print(f"  {v.name:<16}{v.statistic:<15}{value:>9}{v.threshold:>11.3f}  {verdict:<9} {dq}", file=out)
+    mv = s.multivariate
+    if mv and mv.get("auc") is not None:
+        print(f"  {'joint (AUC)':<16}{'classifier':<15}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "
+              f"{'DRIFT' if mv['drifted'] else 'ok'}", file=out)
     for a in s.alerts:
         print(f"  alert [{a.severity}] {a.rule}: {a.message}", file=out)
     print(f"  report: {s.report_url}", file=out)

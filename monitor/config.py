@@ -209,6 +209,7 @@ class DriftConfig(_Strict):
     categorical: KindDrift = Field(default_factory=lambda: KindDrift(statistic="jensenshannon"))
     fdr: float = Field(default=0.01, gt=0, lt=0.5)  # Benjamini-Hochberg level across a run's tests
     drift_share: float = Field(default=0.5, gt=0, le=1)  # dataset drift when this share drifts
+    multivariate: bool = True  # the domain classifier on the bounded samples (joint distribution)
     bins: int = Field(default=20, ge=4, le=200)
     top_k: int = Field(default=20, ge=1, le=200)
 

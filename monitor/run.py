@@ -12,13 +12,16 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from monitor import performance_run, profiling
 from monitor.config import ModelConfig
-from monitor.decision import Decision, DecisionInput, decide
+from monitor.decision import Decision, DecisionInput, PrecomputedTest, decide
+from monitor.multivariate import MultivariateResult, domain_classifier
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.ingest import REJECTS_TABLE, ingest
@@ -163,7 +166,12 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows))
-    decisions = {d.name: d for d in decide(items, fdr=cfg.drift.fdr, seed=zlib.crc32(run_id.encode()))}
+    cur_sample, ref_sample = _samples(cfg, store, src, run_id) if window.rows else (pd.DataFrame(), pd.DataFrame())
+    multi = _multivariate(cfg, cur_sample, ref_sample, run_id)
+    tests: list[DecisionInput | PrecomputedTest] = [*items]
+    if multi is not None and multi.p_value is not None:
+        tests.append(multi.as_test())  # one more member of the run's Benjamini-Hochberg family
+    decisions = {d.name: d for d in decide(tests, fdr=cfg.drift.fdr, seed=zlib.crc32(run_id.encode()))}
     verdicts: dict[str, FeatureVerdict] = {}
     for spec in specs:
         v = _verdict(decisions[spec.name])
@@ -183,7 +191,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=UTC),
                                                        end=end.replace(tzinfo=UTC)),
         rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), features=feats, drift_share=share,
-        dataset_drift=bool(decided) and share >= cfg.drift.drift_share, prediction_drift=prediction,
+        dataset_drift=(bool(decided) and share >= cfg.drift.drift_share) or bool(
+            "multivariate" in decisions and decisions["multivariate"].drifted),
+        prediction_drift=prediction,
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
@@ -192,7 +202,11 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         cfg, store, src, labels_ok, ref_perf)
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
-    summary.extra["report_path"] = _report(cfg, store, src, specs, run_id, window, report_dir)
+    if multi is not None:
+        d = decisions.get("multivariate")
+        summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
+                                "p_value": d.p_value if d else multi.p_value}
+    summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     if alert_hook is not None:
@@ -246,13 +260,8 @@ def refresh_performance(cfg: ModelConfig, store: Store, before: datetime,
     return changed
 
 
-def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], run_id: str,
-            window: WindowProfile, report_dir: Path | None) -> str | None:
-    """Evidently's report on bounded, deterministic samples of the window and the reference."""
-    from reports.evidently_report import build_report
-
-    if window.rows == 0 or not cfg.report.evidently:
-        return None
+def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bounded, deterministic samples of the window and the reference (for visuals and the classifier)."""
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
     extra: list[tuple[str, str]] = []
     pred = cfg.prediction
@@ -265,15 +274,34 @@ def _report(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], 
     label_cols = [("label", "__label")] if src.labels_table else []
     cur = profiling.sample(store, src, feats + extra + label_cols, key, n, run_id)
     ref_src = Source(table=store.table(cfg.reference_table))
+    ref_cols = _columns(store, cfg.reference_table)
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
-    ref_key = key if key in _columns(store, cfg.reference_table) or not _columns(store, cfg.reference_table) else feats[0][1]
+    ref_key = key if key in ref_cols or not ref_cols else feats[0][1]
     ref = profiling.sample(store, ref_src, feats + extra + ref_label, ref_key, n, "reference")
+    return cur, ref
+
+
+def _multivariate(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str) -> MultivariateResult | None:
+    if not cfg.drift.multivariate or cur.empty:
+        return None
+    names = [f.name for f in cfg.features]
+    return domain_classifier(ref, cur, names, seed=zlib.crc32(run_id.encode()), alpha=cfg.drift.fdr,
+                             min_rows=cfg.window.min_rows)
+
+
+def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str, window: WindowProfile,
+            report_dir: Path | None) -> str | None:
+    """Evidently's report on the bounded samples of the window and the reference."""
+    from reports.evidently_report import build_report
+
+    if window.rows == 0 or not cfg.report.evidently:
+        return None
     path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
     num = [f.name for f in cfg.features if f.kind == "numerical"]
     cat = [f.name for f in cfg.features if f.kind == "categorical"]
     out = build_report(cur, ref, numerical=num, categorical=cat, path=path,
-                       target="label" if label_cols else None,
-                       prediction="predicted_class" if pred.class_column else None,
+                       target="label" if "label" in cur.columns else None,
+                       prediction="predicted_class" if cfg.prediction.class_column else None,
                        title=f"{cfg.model} {run_id}")
     return str(out) if out else None
 

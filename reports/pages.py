@@ -80,6 +80,12 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
                 "<p class=note>Verdicts come from the whole window's SQL profile: a feature drifts when the change "
                 "exceeds its practical floor with the run's false-discovery rate controlled (see docs). "
                 "The threshold is the value above which it is flagged at this window's size.</p>")
+    mv = s.multivariate
+    if mv and mv.get("auc") is not None:
+        badge = '<span class="badge b-drift">drift</span>' if mv.get("drifted") else '<span class="badge b-ok">ok</span>'
+        verdicts += (f"<p id=multivariate>Joint distribution (a classifier telling window rows from reference rows): "
+                     f"AUC {_num(mv.get('auc'), 3)} [{_num(mv.get('ci_low'), 3)}, {_num(mv.get('ci_high'), 3)}], "
+                     f"flagged above {_num(mv.get('threshold'), 3)} {badge}</p>")
     perf = _performance(s)
     trends = _trends(s, history)
     report = (f"<h2>Evidently report</h2><p><a id=evidently href='{_e(evidently_url)}'>Open the Evidently report of this "

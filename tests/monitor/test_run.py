@@ -92,3 +92,33 @@ def test_late_labels_make_performance_not_yet_known_then_provisional_then_final(
     acc = final.performance["metrics"]["accuracy"]["value"]  # type: ignore[index]
     assert abs(acc - (tp + tn) / len(rows)) < 1e-12
     assert isinstance(pd.Timestamp(final.performance["computed_at"]), pd.Timestamp)  # type: ignore[index]
+
+
+def test_a_correlation_change_is_caught_by_the_domain_classifier_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from monitor.config import load_model_config
+    from monitor.stores.duckdb import DuckDBStore
+
+    (tmp_path / "m.yaml").write_text(
+        "model: pair\nfeatures: [{name: x, kind: numerical}, {name: y, kind: numerical}]\n"
+        "prediction: {probability: p, class: null}\nlabels: null\nreport: {evidently: false, sample_rows: 5000}\n")
+    cfg = load_model_config(tmp_path / "m.yaml")
+    rng = np.random.default_rng(3)
+
+    def frame(n: int, rho: float, day: int) -> pd.DataFrame:
+        x = rng.normal(size=n)
+        y = rho * x + np.sqrt(1 - rho**2) * rng.normal(size=n)  # same N(0, 1) marginals
+        return pd.DataFrame({"request_id": [f"{day}-{i}" for i in range(n)],
+                             "ts": [START + timedelta(days=day, seconds=i) for i in range(n)],
+                             "model_name": "pair", "x": x, "y": y, "p": rng.uniform(size=n)})
+
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame(cfg.reference_table, frame(20_000, 0.0, 0))
+    store.insert_frame("predictions", pd.concat([frame(20_000, 0.0, 0), frame(20_000, 0.6, 1)]))
+    calm = run_window(cfg, store, START + timedelta(days=1))
+    hit = run_window(cfg, store, START + timedelta(days=2))
+    assert calm.multivariate is not None and not calm.multivariate["drifted"]
+    assert hit.multivariate is not None and hit.multivariate["drifted"] and hit.multivariate["auc"] > 0.6
+    assert not any(f.drifted for f in hit.features)  # neither marginal moved
+    assert hit.dataset_drift
