@@ -32,8 +32,8 @@ from monitor.profile import (
 # 20 equal-mass bins: each holds 5% of the reference, so a shift of 0.1 reference std moves
 # about 2% of the mass across each interior edge (visible at 20,000 rows), while a 50,000-row
 # reference still puts 2,500 rows in every bin (bin probabilities known to ~2% relative) and
-# the null spread of the distances at 200 rows stays small. Benchmarked against 10 and 40 in
-# docs/drift-decisions.md.
+# the null spread of the distances at 200 rows stays small. 40 bins did no better at a matched
+# floor (docs/drift-decisions.md).
 DEFAULT_BINS = 20
 DEFAULT_TOP_K = 20
 UNSEEN_EXAMPLES = 5

@@ -1,0 +1,119 @@
+"""The decision rule: floors, sizes, false discovery control, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.decision import DecisionInput, PrecomputedTest, benjamini_hochberg, decide
+from monitor.errors import UnknownStatistic
+from monitor.profile import Kind, Spec, WindowProfile
+from monitor.profile_frame import build_specs, profile_frame
+
+FEATURES: list[tuple[str, Kind]] = [("x", "numerical"), ("y", "numerical"), ("c", "categorical")]
+
+
+def _frame(rng: np.random.Generator, n: int, shift: float = 0.0, top: float = 0.6) -> pd.DataFrame:
+    rest = (1 - top) / 2
+    return pd.DataFrame({
+        "x": rng.normal(loc=shift, size=n),
+        "y": rng.lognormal(size=n),
+        "c": rng.choice(["a", "b", "c"], p=[top, rest, rest], size=n),
+    })
+
+
+@pytest.fixture(scope="module")
+def reference() -> tuple[dict[str, Spec], WindowProfile]:
+    ref = _frame(np.random.default_rng(0), 50_000, top=0.6)
+    specs = build_specs(ref, FEATURES)
+    return specs, profile_frame(ref, specs)
+
+
+def _inputs(reference: tuple[dict[str, Spec], WindowProfile], window: pd.DataFrame, **kw: object) -> list[DecisionInput]:
+    specs, ref = reference
+    prof = profile_frame(window, specs)
+    return [
+        DecisionInput(name, kind, specs[name], ref.features[name], prof.features[name], **kw)  # type: ignore[arg-type]
+        for name, kind in FEATURES
+    ]
+
+
+def test_benjamini_hochberg_worked_example() -> None:
+    p = [0.205, 0.001, 0.039, 0.008, 0.041, 0.042, 0.06, 0.074]
+    rejected, level = benjamini_hochberg(p, 0.05)
+    assert rejected == [False, True, False, True, False, False, False, False]
+    assert level == pytest.approx(0.05 * 2 / 8)
+
+
+def test_no_change_is_not_flagged_and_reports_a_threshold_above_the_floor(reference) -> None:
+    window = _frame(np.random.default_rng(1), 2_000)
+    for d in decide(_inputs(reference, window)):
+        assert (d.status, d.drifted) == ("ok", False)
+        assert d.value is not None and d.p_value is not None
+        assert d.value < d.threshold and d.threshold > d.floor
+
+
+def test_a_real_shift_is_flagged_above_its_threshold(reference) -> None:
+    window = _frame(np.random.default_rng(2), 2_000, shift=0.4, top=0.45)
+    by_name = {d.name: d for d in decide(_inputs(reference, window))}
+    assert by_name["x"].drifted and by_name["c"].drifted and not by_name["y"].drifted
+    assert by_name["x"].statistic == "wasserstein" and by_name["c"].statistic == "jensenshannon"
+    x = by_name["x"]
+    assert x.value is not None and x.p_value is not None
+    assert x.value > x.threshold and x.p_value < 0.01
+
+
+def test_a_change_below_the_floor_passes_at_any_size(reference) -> None:
+    window = _frame(np.random.default_rng(3), 200_000, shift=0.03)
+    x = decide(_inputs(reference, window))[0]
+    assert not x.drifted
+    # ...but it is real: with no floor the same window is flagged
+    zero_floor = decide(_inputs(reference, window, floor=0.0))[0]
+    assert zero_floor.drifted
+
+
+def test_small_windows_are_insufficient_and_leave_the_family(reference) -> None:
+    window = _frame(np.random.default_rng(4), 50, shift=2.0)
+    decisions = decide(_inputs(reference, window, min_rows=100))
+    assert all(d.status == "insufficient_data" and not d.drifted and d.p_value is None for d in decisions)
+
+
+def test_the_same_window_gets_the_same_verdict(reference) -> None:
+    window = _frame(np.random.default_rng(5), 5_000, shift=0.12)
+    first = decide(_inputs(reference, window), seed=9)
+    again = decide(_inputs(reference, window), seed=9)
+    assert first == again
+
+
+def test_no_false_alarm_over_seeded_null_runs(reference) -> None:
+    rng = np.random.default_rng(6)
+    alarms = 0
+    for run in range(30):
+        window = _frame(rng, [200, 2_000, 20_000][run % 3])
+        alarms += any(d.drifted for d in decide(_inputs(reference, window), seed=run, replicates=200))
+    assert alarms == 0
+
+
+def test_a_precomputed_test_joins_the_family(reference) -> None:
+    window = _frame(np.random.default_rng(7), 2_000)
+    extra = PrecomputedTest("multivariate", "multivariate", "domain_classifier_auc", 0.7, 1e-9, 0.56, 0.55)
+    decisions = decide([*_inputs(reference, window), extra])
+    assert decisions[-1].drifted and decisions[-1].threshold == 0.56
+    assert not any(d.drifted for d in decisions[:-1])
+
+
+def test_statistic_and_floor_can_be_chosen_per_feature(reference) -> None:
+    window = _frame(np.random.default_rng(8), 2_000)
+    specs, ref = reference
+    prof = profile_frame(window, specs)
+    item = DecisionInput("x", "numerical", specs["x"], ref.features["x"], prof.features["x"], statistic="ks", floor=0.2)
+    (d,) = decide([item])
+    assert (d.statistic, d.floor) == ("ks", 0.2)
+    with pytest.raises(UnknownStatistic):
+        decide([DecisionInput("x", "numerical", specs["x"], ref.features["x"], prof.features["x"], statistic="nope")])
+
+
+def test_fdr_must_be_a_probability(reference) -> None:
+    with pytest.raises(ValueError, match="fdr"):
+        decide([], fdr=0.0)
