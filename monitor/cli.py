@@ -47,6 +47,9 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
         verdict = "n/a" if v.status == "insufficient_data" else ("DRIFT" if v.drifted else "ok")
         value = "—" if v.value is None else f"{v.value:.3f}"
         print(f"  {v.name:<16}{v.statistic:<15}{value:>9}{v.threshold:>11.3f}  {verdict:<9} {dq}", file=out)
+    for c in (s.quality or {}).get("checks", []):
+        if c.get("status") == "problem":
+            print(f"  data quality: {c['check']} {c['subject']}: {c.get('detail', '')}", file=out)
     mv = s.multivariate
     if mv and mv.get("auc") is not None:
         print(f"  {'joint (AUC)':<16}{'classifier':<15}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "

@@ -21,6 +21,7 @@ import pandas as pd
 from monitor import performance_run, profiling
 from monitor.config import ModelConfig
 from monitor.decision import Decision, DecisionInput, PrecomputedTest, decide
+from monitor.quality import assess
 from monitor.multivariate import MultivariateResult, domain_classifier
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
@@ -79,6 +80,11 @@ def ensure_reference(cfg: ModelConfig, store: Store) -> Reference:
     ref_profile = profiling.profile(store, src, list(specs.values()))
     store.put_state(key, profiling.specs_to_json(specs) + "\n" + profiling.profile_to_json(ref_profile))
     return Reference(specs, ref_profile)
+
+
+def config_column(expr: str) -> bool:
+    """Whether a spec's expression is a plain column name (not a configured SQL expression)."""
+    return expr.isidentifier()
 
 
 def _columns(store: Store, table: str) -> dict[str, str]:
@@ -153,6 +159,11 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     )
     specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
+    logged = _columns(store, p.table)
+    if logged:
+        # A monitored column gone from the logs profiles as all-NULL: a data-quality verdict, not a crash.
+        specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
+                 and config_column(s.expr) else s for s in specs]
     window = profiling.profile(store, src, specs)
     by_name = {f.name: f for f in cfg.features}
     items = []
@@ -202,6 +213,15 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         cfg, store, src, labels_ok, ref_perf)
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
+    quality = assess(ref.profile, window, alpha=cfg.drift.fdr,
+                     window_columns={k: v for k, v in _columns(store, p.table).items()
+                                     if k not in (p.request_id, p.timestamp, p.model_column, p.version_column)}
+                     or None,
+                     reference_columns=_columns(store, cfg.reference_table) or None,
+                     monitored=tuple(f.column or f.name for f in cfg.features if not f.expr),
+                     expected_rows=cfg.window.expected_rows) if window.rows else None
+    if quality is not None:
+        summary.quality = quality.model_dump()
     if multi is not None:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
@@ -262,7 +282,9 @@ def refresh_performance(cfg: ModelConfig, store: Store, before: datetime,
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bounded, deterministic samples of the window and the reference (for visuals and the classifier)."""
+    logged = _columns(store, cfg.predictions.table)
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
+    cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
     extra: list[tuple[str, str]] = []
     pred = cfg.prediction
     if pred.probability:
@@ -272,7 +294,7 @@ def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[
     n = cfg.report.sample_rows
     key = cfg.predictions.request_id
     label_cols = [("label", "__label")] if src.labels_table else []
-    cur = profiling.sample(store, src, feats + extra + label_cols, key, n, run_id)
+    cur = profiling.sample(store, src, cur_feats + extra + label_cols, key, n, run_id)
     ref_src = Source(table=store.table(cfg.reference_table))
     ref_cols = _columns(store, cfg.reference_table)
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []

@@ -139,6 +139,8 @@ def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
 
 
 def _column(d: Dialect, expr: str) -> str:
+    if expr == "NULL":  # a monitored column missing from the logs (monitor.run)
+        return "NULL"
     return d.q(expr) if _IDENT.match(expr) else f"({validate_expression(expr)})"
 
 

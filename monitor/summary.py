@@ -61,6 +61,7 @@ class RunSummary(BaseModel):
     status: str = "ok"  # ok | insufficient_data
     performance: dict[str, Any] | None = None  # realized, once labels arrive (monitor.performance)
     estimated_performance: dict[str, Any] | None = None  # CBPE from probabilities alone
+    quality: dict[str, Any] | None = None  # data-quality verdicts and the schema check (monitor.quality)
     multivariate: dict[str, Any] | None = None  # the domain classifier: AUC, interval, verdict
     performance_history: list[dict[str, Any]] = Field(default_factory=list)  # earlier values as labels arrived
     model_version: str | None = None

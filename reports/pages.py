@@ -86,6 +86,14 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
         verdicts += (f"<p id=multivariate>Joint distribution (a classifier telling window rows from reference rows): "
                      f"AUC {_num(mv.get('auc'), 3)} [{_num(mv.get('ci_low'), 3)}, {_num(mv.get('ci_high'), 3)}], "
                      f"flagged above {_num(mv.get('threshold'), 3)} {badge}</p>")
+    q = s.quality or {}
+    problems = [c for c in q.get("checks", []) if c.get("status") == "problem"]
+    items = "".join(f"<li><b>{_e(c['check'])}</b> {_e(c['subject'])}: {_e(c.get('detail', ''))}</li>" for c in problems)
+    if q.get("added_columns"):
+        items += f"<li>columns not in the reference (ignored): {_e(', '.join(q['added_columns']))}</li>"
+    verdicts += ("<h2>Data quality</h2>" + (f"<ul id=quality>{items}</ul>" if items else
+                 "<p id=quality>No data-quality problem: null, out-of-range and unseen rates, schema and volume "
+                 "are as the reference implies.</p>") if q else "")
     perf = _performance(s)
     trends = _trends(s, history)
     report = (f"<h2>Evidently report</h2><p><a id=evidently href='{_e(evidently_url)}'>Open the Evidently report of this "

@@ -29,7 +29,7 @@ def write_config(directory: Path, **overrides: str) -> Path:
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     # Evidently's HTML takes seconds per run; tests that look at it turn it back on.
-    write_config(tmp_path, report="{evidently: false}")
+    write_config(tmp_path, report="{evidently: false}", window="{length: 24h, min_rows: 200}")
     return tmp_path
 
 

@@ -3,12 +3,14 @@
 Every query is built by monitor.sql with the BIGQUERY dialect: values travel as query parameters,
 identifiers are checked before they reach SQL, windows filter on the partition column. Each query
 runs under a maximum_bytes_billed guard and adds its bytes processed to `bytes_processed`.
-google-cloud-bigquery is imported only here; its errors become monitor.errors at this boundary:
+google-cloud-bigquery is imported only in the BigQuery modules (this one, bigquery_schema with the
+table layouts, bigquery_state with alerting's tables); its errors become monitor.errors here:
 
     NotFound                        -> TableNotFound     (dataset/table: run `driftline init`)
     Forbidden (access)              -> StoreError        (IAM role to grant)
     Forbidden/429 (quota, rate)     -> StoreUnavailable  (retried with backoff)
     BadRequest                      -> StoreError        (the query was rejected; or bytes guard)
+    BadRequest (concurrent update)  -> StoreUnavailable  (DML raced another DML on the table: retried)
     5xx, timeouts, connection       -> StoreUnavailable  (retried with backoff)
 """
 
@@ -19,9 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from google.api_core import exceptions as gexc
@@ -31,83 +31,32 @@ from requests import exceptions as rexc
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound, UnsafeIdentifier
 from monitor.sql import BIGQUERY, Query, check_identifier
 from monitor.stores.base import RunRecord
+from monitor.stores.bigquery_schema import (
+    JOB_LABELS,
+    RUNS_SCHEMA,
+    RUNS_TABLE,
+    STATE_SCHEMA,
+    STATE_TABLE,
+    Field,
+    PredictionsLayout,
+    bq_type,
+    naive_utc,
+    predictions_table,
+    query_parameter,
+    schema_fields,
+)
+
+if TYPE_CHECKING:
+    from monitor.stores.bigquery_state import BigQueryAlertState
+
+__all__ = ["DEFAULT_MAX_BYTES_BILLED", "BigQueryStore", "PredictionsLayout", "predictions_table"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RUNS_TABLE = "driftline_runs"
-STATE_TABLE = "driftline_state"
 DEFAULT_MAX_BYTES_BILLED = 100 * 2**30  # 100 GiB: far above a run's scan, far below a runaway one
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
-_JOB_LABELS = {"app": "driftline"}  # lets billing exports attribute the cost of runs
 _QUOTA_REASONS = ("quotaExceeded", "rateLimitExceeded", "resourcesExceeded", "backendError")
-
-_RUNS_SCHEMA = [("run_id", "STRING", "REQUIRED"), ("model", "STRING", "REQUIRED"),
-                ("window_start", "TIMESTAMP", "REQUIRED"), ("window_end", "TIMESTAMP", "REQUIRED"),
-                ("created_at", "TIMESTAMP", "REQUIRED"), ("status", "STRING", "REQUIRED"),
-                ("summary_json", "STRING", "REQUIRED"), ("bytes_processed", "INT64", "NULLABLE")]
-_STATE_SCHEMA = [("key", "STRING", "REQUIRED"), ("value", "STRING", "REQUIRED")]
-
-
-@dataclass(frozen=True)
-class PredictionsLayout:
-    """What `init` needs to create a model's log tables: names, partition column and typed columns."""
-
-    table: str = "predictions"
-    timestamp: str = "ts"
-    request_id: str = "request_id"
-    model_column: str = "model_name"
-    version_column: str | None = "model_version"
-    columns: tuple[tuple[str, str], ...] = ()  # features, probability, class: (name, BigQuery type)
-    labels_table: str | None = "labels"
-    label_key: str = "request_id"
-    label_column: str = "label"
-
-    @classmethod
-    def from_model_config(cls, cfg: Any) -> PredictionsLayout:
-        """The layout of a monitor.config.ModelConfig (feature expressions contribute their columns)."""
-        import sqlglot
-        from sqlglot import exp
-
-        cols: dict[str, str] = {}
-        for f in cfg.features:
-            kind = "FLOAT64" if f.kind == "numerical" else "STRING"
-            if f.expr:
-                for c in sqlglot.parse_one(f.expr, read="bigquery").find_all(exp.Column):
-                    cols.setdefault(check_identifier(c.name), kind)
-            else:
-                cols.setdefault(f.column or f.name, kind)
-        if cfg.prediction.probability:
-            cols[cfg.prediction.probability] = "FLOAT64"
-        if cfg.prediction.class_column:
-            cols[cfg.prediction.class_column] = "INT64"
-        p, lab = cfg.predictions, cfg.labels
-        return cls(table=p.table, timestamp=p.timestamp, request_id=p.request_id, model_column=p.model_column,
-                   version_column=p.version_column, columns=tuple(cols.items()),
-                   labels_table=lab.table if lab else None, label_key=lab.join_key if lab else "request_id",
-                   label_column=lab.column if lab else "label")
-
-    def predictions_schema(self) -> list[tuple[str, str, str]]:
-        fixed = [(self.request_id, "STRING", "REQUIRED"), (self.timestamp, "TIMESTAMP", "REQUIRED"),
-                 (self.model_column, "STRING", "NULLABLE")]
-        if self.version_column:
-            fixed.append((self.version_column, "STRING", "NULLABLE"))
-        names = {n for n, _, _ in fixed}
-        return fixed + [(n, t, "NULLABLE") for n, t in self.columns if n not in names]
-
-
-def predictions_table(ref: str, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> bigquery.Table:
-    """The predictions table resource: day partitions on the timestamp, clustered by model and version."""
-    t = bigquery.Table(ref, schema=_schema(fields))
-    t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=lay.timestamp)
-    # A query that forgets the window would scan every day of logs: BigQuery refuses it instead.
-    t.require_partition_filter = True
-    t.clustering_fields = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
-    return t
-
-
-def _schema(fields: Sequence[tuple[str, str, str]]) -> list[bigquery.SchemaField]:
-    return [bigquery.SchemaField(check_identifier(n), t, mode=m) for n, t, m in fields]
 
 
 def _translate(exc: BaseException, what: str) -> StoreError:
@@ -125,6 +74,9 @@ def _translate(exc: BaseException, what: str) -> StoreError:
         return StoreError(f"{text}. Permission denied: the service account needs roles/bigquery.jobUser on the "
                           "project and roles/bigquery.dataEditor on the dataset (see docs/bigquery.md).")
     if isinstance(exc, gexc.BadRequest):
+        if "concurrent update" in str(exc):
+            # BigQuery aborts a DML statement that raced another on the same table; a retry succeeds.
+            return StoreUnavailable(f"{text}. Another statement changed the table at the same time; retrying.")
         if "bytesBilledLimitExceeded" in reasons or "bytes billed" in str(exc):
             return StoreError(f"{text}. The query would scan more than store.maximum_bytes_billed; "
                               "shorten the window or raise the limit.")
@@ -140,35 +92,6 @@ def _translate(exc: BaseException, what: str) -> StoreError:
     if exc.__class__.__module__.startswith("google.auth"):
         return StoreError(f"{text}. Credentials problem: check Application Default Credentials.")
     return StoreError(text)
-
-
-def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
-    """A typed query parameter; naive datetimes are UTC (the log schema's TIMESTAMP)."""
-    if isinstance(value, (list, tuple)):
-        kinds = {_scalar_type(v) for v in value if v is not None}
-        kind = kinds.pop() if len(kinds) == 1 else "STRING"
-        return bigquery.ArrayQueryParameter(name, kind, [_scalar_value(v) for v in value])
-    return bigquery.ScalarQueryParameter(name, _scalar_type(value), _scalar_value(value))
-
-
-_SCALAR_TYPES = ((bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (datetime, "TIMESTAMP"), (date, "DATE"))
-
-
-def _scalar_type(value: Any) -> str:
-    return next((name for kind, name in _SCALAR_TYPES if isinstance(value, kind)), "STRING")
-
-
-def _scalar_value(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _naive_utc(value: Any) -> Any:
-    """Timestamps come back as naive UTC, exactly as from the DuckDB store."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 class BigQueryStore:
@@ -190,6 +113,7 @@ class BigQueryStore:
         self._client = client
         self._retries, self._backoff, self._timeout = retries, backoff, timeout
         self._bytes = 0
+        self._alert_state: BigQueryAlertState | None = None
 
     @classmethod
     def from_config(cls, store_cfg: Any, model_cfgs: Sequence[Any] = ()) -> BigQueryStore:
@@ -234,10 +158,10 @@ class BigQueryStore:
 
     def _job_config(self, params: Mapping[str, Any]) -> bigquery.QueryJobConfig:
         return bigquery.QueryJobConfig(
-            query_parameters=[_param(k, v) for k, v in params.items()], use_legacy_sql=False,
-            maximum_bytes_billed=self.maximum_bytes_billed, labels=_JOB_LABELS)
+            query_parameters=[query_parameter(k, v) for k, v in params.items()], use_legacy_sql=False,
+            maximum_bytes_billed=self.maximum_bytes_billed, labels=JOB_LABELS)
 
-    def _run(self, q: Query) -> Any:
+    def _run(self, q: Query, what: str = "BigQuery query failed") -> Any:
         def go() -> Any:
             # retry/job_retry off: _call owns retrying, so an outage fails fast and clearly.
             return self._client.query_and_wait(
@@ -245,7 +169,7 @@ class BigQueryStore:
                 api_timeout=self._timeout, wait_timeout=self._timeout,
                 retry=None, job_retry=None)  # type: ignore[arg-type]  # None is documented: no retry
 
-        rows = self._call("BigQuery query failed", go)
+        rows = self._call(what, go)
         scanned = int(getattr(rows, "total_bytes_processed", None) or 0)
         self._bytes += scanned
         log.info("bigquery query processed %d bytes", scanned, extra={"bytes_processed": scanned})
@@ -259,7 +183,21 @@ class BigQueryStore:
 
     def query(self, q: Query) -> list[dict[str, Any]]:
         rows = self._run(q)
-        return [{k: _naive_utc(v) for k, v in row.items()} for row in rows]
+        return [{k: naive_utc(v) for k, v in row.items()} for row in rows]
+
+    def execute(self, q: Query, what: str = "BigQuery statement failed") -> int:
+        """Run one DML statement (MERGE, UPDATE, DELETE); returns the rows it changed."""
+        return int(getattr(self._run(q, what), "num_dml_affected_rows", None) or 0)
+
+    def alert_state(self) -> BigQueryAlertState:
+        """Incident and outbox state in this dataset (alerts.state); its tables are created on first use."""
+        from monitor.stores.bigquery_state import BigQueryAlertState
+
+        if self._alert_state is None:
+            state = BigQueryAlertState(self)
+            state.init()
+            self._alert_state = state  # kept only once its tables exist, so an outage is retried next run
+        return self._alert_state
 
     def query_frame(self, q: Query) -> pd.DataFrame:
         rows = self._run(q)
@@ -290,20 +228,20 @@ class BigQueryStore:
         ds = bigquery.Dataset(f"{self.project}.{self.dataset}")
         if self.location:  # left unset, BigQuery uses the project's default location
             ds.location = self.location
-        ds.labels = dict(_JOB_LABELS)
+        ds.labels = dict(JOB_LABELS)
         self._call(f"creating dataset {self.project}.{self.dataset}",
                    lambda: self._client.create_dataset(ds, exists_ok=True, **self._no_retry))
-        self._create(RUNS_TABLE, _RUNS_SCHEMA, cluster=["model"])
-        self._create(STATE_TABLE, _STATE_SCHEMA)
+        self.create_table(RUNS_TABLE, RUNS_SCHEMA, cluster=["model"])
+        self.create_table(STATE_TABLE, STATE_SCHEMA)
         for lay in self.layouts.values():
             self._create_predictions(lay, lay.predictions_schema())
             if lay.labels_table:
-                self._create(lay.labels_table, [(lay.label_key, "STRING", "REQUIRED"),
-                                                (lay.label_column, "INT64", "NULLABLE"),
-                                                ("labelled_at", "TIMESTAMP", "NULLABLE")], cluster=[lay.label_key])
+                self.create_table(lay.labels_table, lay.labels_schema(), cluster=[lay.label_key])
+        self.alert_state()  # alerting's incident, outbox and meta tables
 
-    def _create(self, name: str, fields: Sequence[tuple[str, str, str]], *, cluster: Sequence[str] = ()) -> None:
-        t = bigquery.Table(self._ref(name), schema=_schema(fields))
+    def create_table(self, name: str, fields: Sequence[Field], *, cluster: Sequence[str] = ()) -> None:
+        """Create a table of the dataset with this schema unless it exists."""
+        t = bigquery.Table(self._ref(name), schema=schema_fields(fields))
         if cluster:
             t.clustering_fields = list(cluster)
         self._create_table(t)
@@ -311,7 +249,7 @@ class BigQueryStore:
     def _create_table(self, t: bigquery.Table) -> None:
         self._call(f"creating table {t.table_id}", lambda: self._client.create_table(t, exists_ok=True, **self._no_retry))
 
-    def _create_predictions(self, lay: PredictionsLayout, fields: Sequence[tuple[str, str, str]]) -> None:
+    def _create_predictions(self, lay: PredictionsLayout, fields: Sequence[Field]) -> None:
         self._create_table(predictions_table(self._ref(lay.table), lay, fields))
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
@@ -325,19 +263,19 @@ class BigQueryStore:
                 s = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
                 frame[col] = s.dt.floor("us")  # BigQuery TIMESTAMP (like DuckDB's) holds microseconds
         if not self.exists(table):
-            fields = [(str(c), _bq_type(frame[c]), "NULLABLE") for c in frame.columns]
+            fields = [(str(c), bq_type(frame[c]), "NULLABLE") for c in frame.columns]
             lay = self.layouts.get(table)
             if lay is not None and lay.timestamp in frame.columns:
                 self._create_predictions(lay, fields)
             else:
-                self._create(table, fields)
+                self.create_table(table, fields)
         schema = self._widen(table, frame)
         for f in schema:
             if f.name not in frame.columns:
                 frame[f.name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
         # In the table's column order: the load maps columns by position on some backends.
         frame = frame[[f.name for f in schema]]
-        config = bigquery.LoadJobConfig(write_disposition="WRITE_APPEND", schema=schema, labels=_JOB_LABELS)
+        config = bigquery.LoadJobConfig(write_disposition="WRITE_APPEND", schema=schema, labels=JOB_LABELS)
         self._call(f"loading rows into {self._ref(table)}", lambda: self._client.load_table_from_dataframe(
             frame, self._ref(table), job_config=config, location=self.location).result(timeout=self._timeout))
         return len(frame)
@@ -351,7 +289,7 @@ class BigQueryStore:
         known = {f.name for f in t.schema}
         extra = [c for c in frame.columns if c not in known]
         if extra:
-            adds = [f"ADD COLUMN IF NOT EXISTS {self.dialect.q(str(c))} {_bq_type(frame[c])}" for c in extra]
+            adds = [f"ADD COLUMN IF NOT EXISTS {self.dialect.q(str(c))} {bq_type(frame[c])}" for c in extra]
             try:
                 # One statement: BigQuery allows only a few metadata updates per table per 10 s.
                 self._run(Query(f"ALTER TABLE {self.table(table)} {', '.join(adds)}"))
@@ -362,7 +300,7 @@ class BigQueryStore:
                 for add in adds:
                     self._run(Query(f"ALTER TABLE {self.table(table)} {add}"))
         # Built here rather than re-read: the emulator's catalog does not see columns added by DDL.
-        return [*t.schema, *(bigquery.SchemaField(str(c), _bq_type(frame[c]), mode="NULLABLE") for c in extra)]
+        return [*t.schema, *(bigquery.SchemaField(str(c), bq_type(frame[c]), mode="NULLABLE") for c in extra)]
 
     def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
         """Load labels into a staging table, then MERGE them in (the last label of a key wins)."""
@@ -384,14 +322,18 @@ class BigQueryStore:
 
     def save_run(self, record: RunRecord) -> bool:
         """One MERGE statement: atomic, and a second run with the same id inserts nothing."""
-        names = [n for n, _, _ in _RUNS_SCHEMA]
+        names = [n for n, _, _ in RUNS_SCHEMA]
         params = {n: getattr(record, n) for n in names}
         source = ", ".join(f"@{n} AS {n}" for n in names)
-        rows = self._run(Query(
+        return bool(self.execute(Query(
             f"MERGE {self.table(RUNS_TABLE)} AS T USING (SELECT {source}) AS S ON T.run_id = S.run_id "
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})",
-            params))
-        return bool(getattr(rows, "num_dml_affected_rows", None))
+            params), "saving the run"))
+
+    def update_run_summary(self, run_id: str, summary_json: str) -> None:
+        """Replace a stored run's summary in one UPDATE (late labels refresh its performance)."""
+        self.execute(Query(f"UPDATE {self.table(RUNS_TABLE)} SET summary_json = @s WHERE run_id = @id",
+                           {"s": summary_json, "id": run_id}), f"updating the summary of run {run_id}")
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self.query(Query(f"SELECT * FROM {self.table(RUNS_TABLE)} WHERE run_id = @id", {"id": run_id}))
@@ -420,10 +362,3 @@ class BigQueryStore:
             "WHEN MATCHED THEN UPDATE SET value = S.value WHEN NOT MATCHED THEN INSERT (key, value) "
             "VALUES (S.key, S.value)", {"k": key, "v": value}))
 
-
-def _bq_type(col: pd.Series) -> str:
-    """The BigQuery type of a new column, from its pandas dtype (anything else is STRING)."""
-    t = pd.api.types
-    checks = ((t.is_bool_dtype, "BOOL"), (t.is_integer_dtype, "INT64"), (t.is_float_dtype, "FLOAT64"),
-              (t.is_datetime64_any_dtype, "TIMESTAMP"))
-    return next((name for check, name in checks if check(col)), "STRING")

@@ -50,6 +50,9 @@ def test_bad_rows_are_counted_by_reason_and_the_run_reports_them(cfg, tmp_path: 
     assert dq["fz_mean"].null_rate == pytest.approx(2 / 392)
     assert dq["fz_mean"].infinite == 1
     assert dq["tire_type"].unseen_categories == 20 and dq["tire_type"].unseen_values == ["R22-unknown"]
+    assert s.quality is not None
+    problems = {(c["check"], c["subject"]) for c in s.quality["checks"] if c["status"] == "problem"}
+    assert problems == {("null_rate", "tz_mean"), ("unseen_rate", "tire_type")}
     tz = next(f for f in s.features if f.name == "tz_mean")
     assert tz.status == "insufficient_data" and not tz.drifted
 

@@ -23,6 +23,7 @@ def test_injected_drift_is_flagged_and_untouched_features_are_not(loaded) -> Non
     cfg, store = loaded
     calm = run_window(cfg, store, START + timedelta(days=2))
     assert not [f.name for f in calm.features if f.drifted]
+    assert calm.quality is not None and not [c for c in calm.quality["checks"] if c["status"] == "problem"]
     hit = run_window(cfg, store, START + timedelta(days=5))  # day 5: the new tire batch at full strength
     drifted = {f.name for f in hit.features if f.drifted}
     assert drifted == SHIFTED
@@ -122,3 +123,27 @@ def test_a_correlation_change_is_caught_by_the_domain_classifier_only(tmp_path) 
     assert hit.multivariate is not None and hit.multivariate["drifted"] and hit.multivariate["auc"] > 0.6
     assert not any(f.drifted for f in hit.features)  # neither marginal moved
     assert hit.dataset_drift
+
+
+def test_schema_changes_and_volume_are_data_quality_verdicts(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    logs, _ = simulate.traffic(1, 500, START, scenario="none")
+    logs = logs.drop(columns=["ty_mean"])  # a monitored column gone from the logs
+    logs["fx_mean"] = logs["fx_mean"].round(1).astype(str)  # a number logged as text
+    logs["debug_blob"] = "x"  # a column the reference does not have
+    store.insert_frame("predictions", logs)
+    cfg = cfg.model_copy(update={"window": cfg.window.model_copy(update={"expected_rows": 2000})})
+    s = run_window(cfg, store, START + timedelta(days=1))
+    q = s.quality
+    assert q is not None
+    assert q["added_columns"] == ["debug_blob"]
+    assert q["missing_columns"] == ["ty_mean"]
+    assert s.data_quality["ty_mean"].null_rate == 1.0
+    ty = next(f for f in s.features if f.name == "ty_mean")
+    assert ty.status == "insufficient_data" and not ty.drifted
+    assert "fx_mean" in q["type_changes"]
+    volume = next(c for c in q["checks"] if c["check"] == "volume")
+    assert volume["status"] == "problem" and volume["threshold"] == 2000  # 500 rows of 2,000 expected
