@@ -128,7 +128,7 @@ class PredictionLogger:
     ) -> bool:
         """Queue one prediction row; returns False (and counts a drop) when the queue is full.
 
-        The row's columns are those of the predictions table (monitor.stores.bigquery.predictions_schema):
+        The row's columns are those of the predictions table (monitor.stores.bigquery_schema.predictions_table):
         request_id, ts, model_name, model_version, one per feature, probability, predicted_class.
         """
         if timestamp.tzinfo is None:

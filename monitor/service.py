@@ -56,7 +56,7 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHoo
 
     if not cfg.alerts.enabled:
         return None
-    state = store.alert_state()  # type: ignore[attr-defined]
+    state = store.alert_state()
     if cfg.model not in _notifiers:
         _notifiers[cfg.model] = (build_notifiers(cfg.channels), build_metrics_sink(cfg.channels, state))
     notifiers, metrics = _notifiers[cfg.model]

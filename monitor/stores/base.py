@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from alerts.state import AlertState
 from monitor.sql import Dialect, Query
 
 
@@ -72,6 +73,9 @@ class Store(Protocol):
         """A small JSON document of Driftline's state (reference specs)."""
 
     def put_state(self, key: str, value: str) -> None: ...
+
+    def alert_state(self) -> AlertState:
+        """Incident and outbox state kept beside the runs (alerts.state)."""
 
     @property
     def bytes_processed(self) -> int:

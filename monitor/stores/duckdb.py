@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from alerts.state import DuckDBAlertState
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
 from monitor.sql import DUCKDB, Query, check_identifier
 from monitor.stores.base import RunRecord
@@ -49,10 +50,8 @@ class DuckDBStore:
         if not read_only:
             self.init()
 
-    def alert_state(self) -> object:
+    def alert_state(self) -> DuckDBAlertState:
         """Incident and outbox state in the same DuckDB file (alerts.state)."""
-        from alerts.state import DuckDBAlertState
-
         if not hasattr(self, "_alert_state"):
             self._alert_state = DuckDBAlertState(self._con)
         return self._alert_state
