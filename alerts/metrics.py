@@ -31,7 +31,7 @@ METRICS: dict[str, MetricSpec] = {
     "rows": MetricSpec("Rows in the window.", "INT64"),
     "rows_rejected": MetricSpec("Rows rejected at ingestion.", "INT64"),
     "run_success": MetricSpec("1 when the run reached a verdict, 0 for insufficient data.", "INT64"),
-    "performance": MetricSpec("A model performance metric.", labels=("metric",)),
+    "performance": MetricSpec("A model performance metric, realized or estimated.", labels=("metric", "source")),
 }
 
 
@@ -61,7 +61,11 @@ def points_for(summary: RunSummary) -> list[MetricPoint]:
     for feature, q in sorted(summary.data_quality.items()):
         points.append(_point("null_rate", q.null_rate, base, feature=feature))
         points.append(_point("out_of_range_rate", q.out_of_range_rate, base, feature=feature))
-    for metric, value in sorted((summary.extra.get("performance") or {}).items()):
-        if isinstance(value, (int, float)):
-            points.append(_point("performance", value, base, metric=metric))
+    for source, perf in (("realized", summary.performance), ("estimated", summary.estimated_performance)):
+        for metric, m in sorted(((perf or {}).get("metrics") or {}).items()):
+            if isinstance(m, dict) and isinstance(m.get("value"), (int, float)):
+                points.append(_point("performance", m["value"], base, metric=metric, source=source))
+        coverage = ((perf or {}).get("coverage") or {}).get("fraction")
+        if source == "realized" and isinstance(coverage, (int, float)):
+            points.append(_point("performance", coverage, base, metric="label_coverage", source=source))
     return points

@@ -149,8 +149,11 @@ class VolumeRule(RuleBase):
 
 
 class PerformanceRule(RuleBase):
-    """Performance metrics from summary.extra['performance'] (filled by the performance issue)."""
+    """Realized performance (summary.performance): a drop decided with its interval and label coverage,
+    and optional absolute floors (e.g. recall_0: {warn: 0.5, direction: below})."""
 
+    # A metric whose verdict is "drop" (its whole interval below the reference) alerts at this level.
+    on_drop: dict[str, Level] = Field(default_factory=lambda: {"recall_0": "critical", "accuracy": "warn"})
     metrics: dict[str, Thresholds] = Field(default_factory=dict)
 
 
@@ -317,15 +320,23 @@ def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
 
 
 def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:
-    values = s.extra.get("performance") or {}
+    perf = s.performance or {}
+    if perf.get("status") in (None, "not_yet_known"):
+        return []  # too few labels: not "fine", but nothing to alert on yet either
+    metrics = perf.get("metrics") or {}
     out = []
-    for metric, t in sorted(rule.metrics.items()):
-        value = values.get(metric)
+    for metric in sorted(set(rule.on_drop) | set(rule.metrics)):
+        m = metrics.get(metric) or {}
+        value = m.get("value")
         if value is None:
             continue
-        level = t.level(float(value))
-        line = f"{metric} {fmt(float(value))} {_cmp(t)} {fmt(t.shown(level, None))}"
-        out.append(Finding("performance", metric, level, line, (line,), line))
+        level: Level | None = rule.on_drop.get(metric) if m.get("verdict") == "drop" else None
+        if metric in rule.metrics:
+            level = _worst([level, rule.metrics[metric].level(float(value))])
+        interval = m.get("interval") or [None, None]
+        line = (f"{metric} {fmt(float(value))} [{fmt(interval[0])}, {fmt(interval[1])}] vs reference "
+                f"{fmt(m.get('reference'))} ({perf.get('status')}, {perf.get('coverage', {}).get('fraction', 0):.0%} labelled)")
+        out.append(Finding("performance", metric, level, f"performance: {line}", (line,), line))
     return out
 
 

@@ -61,12 +61,29 @@ def test_data_quality_rules() -> None:
     assert evaluate("volume", AlertsConfig().volume, s) == {}  # no expected count: off
 
 
-def test_performance_rule_reads_the_summary_extra() -> None:
+def _perf(status: str, **metrics: tuple[float, str]) -> dict[str, object]:
+    return {"status": status, "coverage": {"labelled": 800, "predictions": 1000, "fraction": 0.8},
+            "metrics": {k: {"value": v, "interval": [v - 0.05, v + 0.05], "reference": 0.55, "verdict": verdict}
+                        for k, (v, verdict) in metrics.items()}}
+
+
+def test_performance_rule_alerts_on_a_drop_decided_with_its_interval() -> None:
     rule = AlertsConfig.model_validate(
-        {"performance": {"metrics": {"f1": {"warn": 0.8, "critical": 0.6, "direction": "below"}}}}).performance
+        {"performance": {"metrics": {"f1_1": {"warn": 0.8, "critical": 0.6, "direction": "below"}}}}).performance
     s = make_summary(0)
-    s.extra["performance"] = {"f1": 0.7}
-    assert evaluate("performance", rule, s)["f1"].level == "warn"
+    s.performance = _perf("provisional", recall_0=(0.30, "drop"), accuracy=(0.80, "ok"), f1_1=(0.7, "ok"))
+    found = evaluate("performance", rule, s)
+    assert found["recall_0"].level == "critical"  # the defect class's recall dropped: page
+    assert found["accuracy"].level is None
+    assert found["f1_1"].level == "warn"  # an absolute floor, below 0.8
+    assert "80% labelled" in found["recall_0"].headline
+
+
+def test_performance_is_not_judged_before_enough_labels() -> None:
+    rule = AlertsConfig().performance
+    s = make_summary(0)
+    s.performance = _perf("not_yet_known", recall_0=(0.10, "not_yet_known"))
+    assert evaluate("performance", rule, s) == {}
 
 
 def test_n_of_m_counts_the_history() -> None:

@@ -83,6 +83,10 @@ def test_run_report_runs_and_health_over_http(api) -> None:  # type: ignore[no-u
     assert f"/report/{summary['run_id']}/evidently" in html
     evidently = client.get(f"/report/{summary['run_id']}/evidently")
     assert evidently.status_code == 200 and "root_metric_" in evidently.text  # Evidently's own HTML
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'model="wheel-assembly"' in metrics.text and "drift_share" in metrics.text
+    assert 'source="estimated"' in metrics.text  # performance estimated before labels arrive
     assert client.get("/report/nope").status_code == 404
     assert client.post("/run", params={"model": "nope"}).status_code == 400
 
