@@ -15,7 +15,14 @@ from monitor import service
 from monitor.auth import Authenticator, auth_settings_from
 from monitor.config import ModelConfig, Settings, get_settings, load_config_dir
 from monitor.logs import TraceMiddleware, configure_logging
-from monitor.errors import ConfigError, DriftlineError, StoreError, UnsafeIdentifier
+from monitor.errors import (
+    ConfigError,
+    DriftlineError,
+    StoreError,
+    StoreUnavailable,
+    TableNotFound,
+    UnsafeIdentifier,
+)
 from monitor.summary import RunSummary
 from reports import pages
 
@@ -52,8 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DriftlineError)
     async def _driftline_error(request: Request, exc: DriftlineError) -> JSONResponse:
-        # 503 for store trouble so Cloud Scheduler retries; 400 for a bad request.
-        status = 503 if isinstance(exc, StoreError) else 400
+        # 503 when a retry may succeed (store down, or a table `driftline init` or the first logged
+        # rows will create) so Cloud Scheduler retries; 500 for other store errors; 400 otherwise.
+        if isinstance(exc, (StoreUnavailable, TableNotFound)):
+            status = 503
+        elif isinstance(exc, StoreError):
+            status = 500
+        else:
+            status = 400
         log.error("%s: %s", type(exc).__name__, exc)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
@@ -90,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _find(run_id: str) -> tuple[ModelConfig, RunSummary]:
         for cfg in state.configs.values():
             rec = service.open_store(cfg).get_run(run_id)
-            if rec is not None:
+            if rec is not None and rec.model == cfg.model:  # models may share one store
                 return cfg, RunSummary.model_validate_json(rec.summary_json)
         raise HTTPException(404, "no such run")
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config import ModelConfig, Settings, load_config_dir
-from monitor.errors import DriftlineError
+from monitor.errors import ConfigError, DriftlineError
 from monitor.summary import RunSummary
 
 
@@ -60,7 +60,10 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
-    return load_config_dir(args.config_dir)
+    configs = load_config_dir(args.config_dir)
+    if getattr(args, "model", None) and args.model not in configs:
+        raise ConfigError(f"unknown model {args.model!r}; configured: {sorted(configs)}")
+    return configs
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -119,6 +119,7 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
             report.warnings[f"column missing: {p.version_column}"] += len(frame)
     numeric = [f.column or f.name for f in cfg.features if f.kind == "numerical" and not f.expr]
     numeric += [c for c in (cfg.prediction.probability,) if c]
+    numeric += [c for c in _expression_columns(cfg) if c not in numeric]
     for col in numeric:
         if col not in frame.columns:
             # A feature column missing from the file is data quality, not a reason to lose the rows.
@@ -136,14 +137,6 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
                 report.warnings[f"column missing: {col}"] += len(frame)
             else:
                 frame[col] = frame[col].astype("string").where(frame[col].notna(), None).astype(object)
-    known = set(numeric) | {f.column or f.name for f in cfg.features} | {
-        p.request_id, p.timestamp, p.model_column, p.version_column, cfg.prediction.class_column}
-    for col in frame.columns:
-        if col not in known and frame[col].dtype == object:
-            # Other logged columns (used by feature expressions) become numbers when they all are.
-            values, bad = _numeric(frame[col])
-            if not bad.any() and values.notna().any():
-                frame[col] = values
     if cfg.prediction.class_column:
         col = cfg.prediction.class_column
         if col in frame.columns:
@@ -154,6 +147,18 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
         else:
             frame[col] = pd.array([None] * len(frame), dtype="Int64")
     return frame
+
+
+def _expression_columns(cfg: ModelConfig) -> list[str]:
+    """Columns read by numerical feature expressions: validated row by row like numeric features."""
+    import sqlglot
+    from sqlglot import exp
+
+    out: list[str] = []
+    for f in cfg.features:
+        if f.expr and f.kind == "numerical":
+            out += [c.name for c in sqlglot.parse_one(f.expr, read="duckdb").find_all(exp.Column)]
+    return list(dict.fromkeys(out))
 
 
 def _labels(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rejects: list[pd.DataFrame]) -> pd.DataFrame:
@@ -236,6 +241,8 @@ def _record_rejects(store: Store, cfg: ModelConfig, target: str, rejects: list[p
     frame.insert(0, "model", cfg.model)
     frame.insert(1, "target", target)
     frame["ingested_at"] = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
+    # Rounded to the hour: the table grows with hours and reasons, not with rejected rows.
+    frame["ts"] = pd.to_datetime(frame["ts"]).dt.floor("h")
     grouped = (frame.groupby(["model", "target", "reason", "ts", "ingested_at"], dropna=False)
                .size().reset_index(name="rows"))
     store.insert_frame(REJECTS_TABLE, grouped)

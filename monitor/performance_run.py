@@ -62,7 +62,9 @@ def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, 
     """The labelled reference's performance and the calibrator, computed once and stored."""
     if not cfg.prediction.probability or cfg.labels is None:
         return None
-    key = f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}"
+    pred = cfg.prediction
+    key = (f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}:"
+           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}")
     cached = store.get_state(key)
     if cached is None:
         cols: dict[str, str] = getattr(store, "columns", lambda t: {})(cfg.reference_table)

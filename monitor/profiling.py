@@ -53,7 +53,9 @@ def build_specs(store: Store, src: Source, cols: Sequence[tuple[str, Kind, str]]
         if kind == "categorical":
             rows = store.query(categories_query(store.dialect, src, expr, _MAX_KNOWN))
             values = tuple(str(r["v"]) for r in rows)
-            specs[name] = CategoricalSpec(name=name, expr=expr, top=values[:top_k], known=values)
+            # More categories than we remember: "unseen" can't be told from "rare", so nothing is unseen.
+            known = values if len(values) < _MAX_KNOWN else ()
+            specs[name] = CategoricalSpec(name=name, expr=expr, top=values[:top_k], known=known)
     return {name: specs[name] for name, _, _ in cols}
 
 

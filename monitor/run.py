@@ -155,7 +155,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         model=cfg.model,
         labels_table=store.table(cfg.labels.table) if labels_ok and cfg.labels else None,
         join_key=cfg.labels.join_key if cfg.labels else None,
-        label_column=cfg.labels.column if cfg.labels else None,
+        label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
     )
     specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
@@ -251,7 +251,7 @@ def _window_source(cfg: ModelConfig, store: Store, start: datetime, end: datetim
     assert lab is not None
     return Source(table=store.table(p.table), timestamp=p.timestamp, start=start, end=end,
                   model_column=p.model_column, model=cfg.model, labels_table=store.table(lab.table),
-                  join_key=lab.join_key, label_column=lab.column)
+                  join_key=lab.join_key, label_column=lab.column, request_id=p.request_id)
 
 
 def refresh_performance(cfg: ModelConfig, store: Store, before: datetime,
@@ -298,7 +298,9 @@ def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[
     ref_src = Source(table=store.table(cfg.reference_table))
     ref_cols = _columns(store, cfg.reference_table)
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
-    ref_key = key if key in ref_cols or not ref_cols else feats[0][1]
+    # A reference without request ids is ordered by the hash of a plain column instead.
+    ref_key = key if key in ref_cols or not ref_cols else next(
+        (e for _, e in feats if config_column(e) and e in ref_cols), next(iter(ref_cols)))
     ref = profiling.sample(store, ref_src, feats + extra + ref_label, ref_key, n, "reference")
     return cur, ref
 

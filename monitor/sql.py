@@ -17,6 +17,7 @@ from typing import Any
 from monitor.errors import UnsafeIdentifier
 from monitor.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
 
+TRIPLE_QUOTE = "'''"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 
@@ -33,16 +34,20 @@ def validate_expression(expr: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    if any(token in expr for token in (";", "--", "/*", "`", '"')):
-        # Quoted identifiers would bypass the identifier pattern: expressions use plain names only.
-        raise UnsafeIdentifier(f"expression {expr!r}: no statements, comments or quoted names allowed")
-    try:
-        tree = sqlglot.parse_one(expr, read="bigquery")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
-        raise UnsafeIdentifier(f"expression {expr!r} does not parse: {err}") from None
+    if any(token in expr for token in (";", "--", "/*", "`", '"', "\\", TRIPLE_QUOTE)):
+        # Quoted identifiers would bypass the identifier pattern, and the two dialects read
+        # escapes and triple-quoted strings differently: expressions use plain names only.
+        raise UnsafeIdentifier(f"expression {expr!r}: no statements, comments, escapes or quoted names allowed")
     forbidden = (exp.Select, exp.Subquery, exp.Insert, exp.Delete, exp.Update, exp.Drop, exp.Command)
-    if isinstance(tree, forbidden) or any(isinstance(node, forbidden) for node in tree.walk()):
-        raise UnsafeIdentifier(f"expression {expr!r}: only a scalar expression over the row is allowed")
+    tree = None
+    for dialect in ("bigquery", "duckdb"):  # it runs on either store: it must be safe as read by both
+        try:
+            tree = sqlglot.parse_one(expr, read=dialect)
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
+            raise UnsafeIdentifier(f"expression {expr!r} does not parse: {err}") from None
+        if isinstance(tree, forbidden) or any(isinstance(node, forbidden) for node in tree.walk()):
+            raise UnsafeIdentifier(f"expression {expr!r}: only a scalar expression over the row is allowed")
+    assert tree is not None
     for column in tree.find_all(exp.Column):
         check_identifier(column.name)
     return expr
@@ -111,7 +116,8 @@ class Source:
     model_column: str | None = None
     model: str | None = None
     labels_table: str | None = None  # rendered
-    join_key: str | None = None
+    join_key: str | None = None  # the labels table's key column
+    request_id: str = "request_id"  # the predictions' column it matches
     label_column: str | None = None
 
 
@@ -130,7 +136,7 @@ def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
     if src.labels_table and src.join_key and src.label_column:
         sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
         sql += f" FROM {src.table} AS p LEFT JOIN {src.labels_table} AS l"
-        sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.join_key)}"
+        sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.request_id)}"
     else:
         sql += f" FROM {src.table} AS p"
     if where:
@@ -189,11 +195,15 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
             for k, cat in enumerate(spec.top):
                 params[f"{c}_t{k}"] = cat
                 aggs.append(f"COUNT(CASE WHEN {c} = {d.p(f'{c}_t{k}')} THEN 1 END) AS {c}_k{k}")
-            params[f"{c}_known"] = list(spec.known)
             params[f"{c}_top"] = list(spec.top)
             known, top = d.in_array(c, f"{c}_known"), d.in_array(c, f"{c}_top")
-            aggs.append(f"COUNT(CASE WHEN {known} AND NOT {top} THEN 1 END) AS {c}_other")
-            aggs.append(f"COUNT(CASE WHEN NOT {known} THEN 1 END) AS {c}_unseen")
+            if spec.known:
+                params[f"{c}_known"] = list(spec.known)
+                aggs.append(f"COUNT(CASE WHEN {known} AND NOT {top} THEN 1 END) AS {c}_other")
+                aggs.append(f"COUNT(CASE WHEN NOT {known} THEN 1 END) AS {c}_unseen")
+            else:  # too many reference categories to remember: the rest is "other", none "unseen"
+                aggs.append(f"COUNT(CASE WHEN NOT {top} THEN 1 END) AS {c}_other")
+                aggs.append(f"0 AS {c}_unseen")
     rel = relation(d, src, params)
     inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
     return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
@@ -322,7 +332,7 @@ def _bins(row: Mapping[str, Any], c: str, spec: NumericSpec) -> dict[str, Any]:
         count = int(count)
         if bound == low:
             below += count  # x < reference minimum
-        if bound == math.inf:
+        if bound == math.inf and math.isfinite(spec.ref_max):
             above += count  # x > reference maximum
         # The bucket of bound b holds (previous bound, b]: its bin is the number of edges below b.
         bins[bisect.bisect_left(lowered, bound)] += count

@@ -25,7 +25,7 @@ _DDL = [
 
 
 def _translate(exc: Exception, what: str) -> StoreError:
-    if isinstance(exc, duckdb.CatalogException):
+    if isinstance(exc, duckdb.CatalogException) and "Table" in str(exc):
         return TableNotFound(f"{what}: {exc}. Check the table names in the config, or run `driftline ingest`.")
     if isinstance(exc, duckdb.IOException):
         return StoreUnavailable(f"{what}: cannot open the DuckDB file ({exc}); is another process writing it?")
@@ -125,13 +125,23 @@ class DuckDBStore:
         check_identifier(table)
         check_identifier(key)
         with self._lock:
-            if self.exists(table):
-                cur = self._con.cursor()
-                cur.register("_incoming", frame)
+            if not self.exists(table):
+                return self.insert_frame(table, frame)
+            cur = self._con.cursor()
+            cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
+            cur.register("_incoming", frame)
+            try:
+                cur.execute("BEGIN TRANSACTION")  # replace and insert together, or neither
                 cur.execute(f"DELETE FROM {self.table(table)} WHERE {self.dialect.q(key)} IN "
                             f"(SELECT {self.dialect.q(key)} FROM _incoming)")
+                cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                cur.execute("ROLLBACK")
+                raise _translate(exc, f"upserting labels into {table}") from None
+            finally:
                 cur.unregister("_incoming")
-            return self.insert_frame(table, frame)
+            return len(frame)
 
     def save_run(self, record: RunRecord) -> bool:
         with self._lock:

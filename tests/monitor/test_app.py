@@ -119,3 +119,33 @@ def test_the_page_escapes_feature_names_and_values() -> None:
                    report_url="/report/r")
     html = run_page(s, [], evidently_url=None)
     assert "<script>" not in html and html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+
+
+def test_two_models_sharing_a_store_each_get_their_own_page(tmp_path: Path) -> None:
+    write_config(tmp_path, report="{evidently: false}")
+    text = (tmp_path / "wheel-assembly.yaml").read_text()
+    # The second model's first feature is an expression and its reference has no request ids.
+    (tmp_path / "second.yaml").write_text(text.replace("model: wheel-assembly", "model: second").replace(
+        "features:\n", "features:\n  - {name: fz_span, kind: numerical, expr: \"fz_max - fz_min\"}\n", 1))
+    store = DuckDBStore(tmp_path / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(2000))
+    store.insert_frame("reference_second", simulate.reference(2000))
+    for model in ("wheel-assembly", "second"):
+        logs, _ = simulate.traffic(1, 300, START, scenario="none", model=model)
+        store.insert_frame("predictions", logs)
+    store.close()
+    app = create_app(Settings(config_dir=str(tmp_path), auth_mode="local-open"))
+    port = _free_port()
+    server, thread = serve(app, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            runs = client.post("/run", params={"at": (START + timedelta(days=1)).isoformat()})
+            assert runs.status_code == 200, runs.text
+            ids = {r["model"]: r["run_id"] for r in runs.json()}
+            page = client.get(f"/report/{ids['second']}").text
+            assert "fz_span" in page and "second —" in page
+            assert "fz_span" not in client.get(f"/report/{ids['wheel-assembly']}").text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        service.close_stores()

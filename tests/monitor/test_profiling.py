@@ -111,3 +111,24 @@ def test_profile_query_uses_parameters_not_literals() -> None:
     spec = CategoricalSpec(name="c", expr="c", top=("O'Brien",), known=("O'Brien",))
     q = profile_query(DUCKDB, Source(table='"t"'), [spec])
     assert "O'Brien" not in q.sql and "O'Brien" in q.params.values()
+
+
+def test_an_expression_that_hides_a_subquery_from_one_dialect_is_refused() -> None:
+    from monitor.sql import validate_expression
+
+    # BigQuery reads one string literal here; DuckDB would run the subquery.
+    sneaky = "x || " + "'" * 3 + "q' || (SELECT max(pw) FROM secrets) || 'z" + "'" * 3
+    with pytest.raises(UnsafeIdentifier):
+        validate_expression(sneaky)
+    with pytest.raises(UnsafeIdentifier):
+        validate_expression("x || 'a\\' || (SELECT 1) || '")
+    assert validate_expression("fz_max - fz_min") == "fz_max - fz_min"
+
+
+def test_a_reference_without_finite_values_reports_nothing_out_of_range(store: DuckDBStore) -> None:
+    from monitor.profile import NumericSpec
+
+    store.insert_frame("logs", pd.DataFrame({"x": [1.0, 2.0, -1.0]}))
+    spec = NumericSpec(name="x", expr="x", edges=(), ref_min=float("nan"), ref_max=float("nan"))
+    got = profiling.profile(store, Source(table='"logs"'), [spec]).features["x"]
+    assert got.below_range == 0 and got.above_range == 0 and got.bin_counts == (3,)
