@@ -35,6 +35,7 @@ class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.configs: dict[str, ModelConfig] = load_config_dir(settings.config_dir)
+        service.register(self.configs)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

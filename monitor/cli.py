@@ -60,7 +60,10 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
+    from monitor import service
+
     configs = load_config_dir(args.config_dir)
+    service.register(configs)
     if getattr(args, "model", None) and args.model not in configs:
         raise ConfigError(f"unknown model {args.model!r}; configured: {sorted(configs)}")
     return configs

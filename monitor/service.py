@@ -15,13 +15,24 @@ from monitor.stores.base import Store
 from monitor.summary import AlertEntry, RunSummary
 
 _stores: dict[str, Store] = {}
+_known: dict[str, ModelConfig] = {}  # every loaded model, so a shared store knows all their tables
 _lock = threading.Lock()
+
+
+def register(configs: dict[str, ModelConfig]) -> None:
+    """Remember the loaded models (the API and the CLI call this once after loading configs)."""
+    _known.update(configs)
+
+
+def _store_key(cfg: ModelConfig) -> str:
+    s = cfg.store
+    return f"duckdb:{cfg.resolve(s.path).resolve()}" if s.kind == "duckdb" else f"bigquery:{s.project}.{s.dataset}"
 
 
 def open_store(cfg: ModelConfig) -> Store:
     """The store of a model's config, one per location per process (DuckDB allows one writer)."""
     s = cfg.store
-    key = f"duckdb:{cfg.resolve(s.path).resolve()}" if s.kind == "duckdb" else f"bigquery:{s.project}.{s.dataset}"
+    key = _store_key(cfg)
     with _lock:
         if key not in _stores:
             if s.kind == "duckdb":
@@ -33,7 +44,8 @@ def open_store(cfg: ModelConfig) -> Store:
                     from monitor.stores.bigquery import BigQueryStore
                 except ImportError as exc:  # pragma: no cover - depends on the install
                     raise ConfigError(f"store.kind: bigquery needs google-cloud-bigquery ({exc})") from None
-                _stores[key] = BigQueryStore.from_config(s, [cfg])
+                peers = [m for m in _known.values() if m.model != cfg.model and _store_key(m) == key]
+                _stores[key] = BigQueryStore.from_config(s, [cfg, *peers])
         return _stores[key]
 
 
