@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +45,12 @@ def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, 
     """The latest complete window ending at or before `at` (naive UTC), aligned on its length."""
     at = (at or utcnow()).astimezone(UTC).replace(tzinfo=None) if (at and at.tzinfo) else (at or utcnow())
     length = cfg.window.duration
-    end = EPOCH + ((at - EPOCH) // length) * length
+    if cfg.window.alignment == "start_of_day":
+        # Anchored at midnight UTC: a 7d window ends at today's midnight, a 6h one at 00/06/12/18.
+        midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = midnight + ((at - midnight) // length) * length if length <= timedelta(days=1) else midnight
+    else:
+        end = EPOCH + ((at - EPOCH) // length) * length
     return end - length, end
 
 

@@ -17,6 +17,10 @@ SHIFTED = {"fz_mean", "fz_last", "tz_mean", "tz_last", "fz_range", "tire_type"}
 def test_window_is_the_latest_complete_one(cfg) -> None:  # type: ignore[no-untyped-def]
     assert window_for(cfg, datetime(2026, 11, 20, 7, 30)) == (datetime(2026, 11, 19), datetime(2026, 11, 20))
     assert window_for(cfg, datetime(2026, 11, 20)) == (datetime(2026, 11, 19), datetime(2026, 11, 20))
+    weekly = cfg.model_copy(update={"window": cfg.window.model_copy(update={"length": "7d", "alignment": "start_of_day"})})
+    assert window_for(weekly, datetime(2026, 11, 20, 7, 30)) == (datetime(2026, 11, 13), datetime(2026, 11, 20))
+    epoch = cfg.model_copy(update={"window": cfg.window.model_copy(update={"length": "7d"})})
+    assert window_for(epoch, datetime(2026, 11, 20, 7, 30))[1].weekday() == 3  # 1970-01-01 was a Thursday
 
 
 def test_injected_drift_is_flagged_and_untouched_features_are_not(loaded) -> None:  # type: ignore[no-untyped-def]
