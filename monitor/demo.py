@@ -24,7 +24,7 @@ def run_demo(directory: Path, *, scenario: str = "new_tire_batch", days: int = 7
     data.mkdir(exist_ok=True)
     cfg_path = directory / "wheel-assembly.yaml"
     example = resources.files("monitor.examples").joinpath("wheel-assembly.yaml").read_text()
-    cfg_path.write_text(example)
+    cfg_path.write_text(example.replace("expected_rows: 2000", f"expected_rows: {per_day}"))
     for stale in (directory / "driftline.duckdb", directory / "driftline.duckdb.wal"):
         stale.unlink(missing_ok=True)  # a fresh store each time: the demo is a replay
     cfg = load_model_config(cfg_path)
