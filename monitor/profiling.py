@@ -48,7 +48,7 @@ def build_specs(store: Store, src: Source, cols: Sequence[tuple[str, Kind, str]]
     if numeric:
         row = store.query(quantiles_query(store.dialect, src, numeric, bins))[0]
         for i, (name, expr) in enumerate(numeric.items()):
-            specs[name] = numeric_spec(name, expr, row[f"c{i}_min"], row[f"c{i}_max"], _interior(row[f"c{i}_q"], bins))
+            specs[name] = numeric_spec(name, expr, row[f"c{i}_min"], row[f"c{i}_max"], row[f"c{i}_q"])
     for name, kind, expr in cols:
         if kind == "categorical":
             rows = store.query(categories_query(store.dialect, src, expr, _MAX_KNOWN))
@@ -59,10 +59,6 @@ def build_specs(store: Store, src: Source, cols: Sequence[tuple[str, Kind, str]]
     return {name: specs[name] for name, _, _ in cols}
 
 
-def _interior(q: object, bins: int) -> list[float] | None:
-    if q is None:
-        return None
-    return list(q)  # type: ignore[call-overload]
 
 
 def profile(store: Store, src: Source, specs: Sequence[Spec]) -> WindowProfile:

@@ -21,12 +21,12 @@ import pandas as pd
 from monitor import performance_run, profiling
 from monitor.config import ModelConfig
 from monitor.decision import Decision, DecisionInput, PrecomputedTest, decide
-from monitor.quality import assess
-from monitor.multivariate import MultivariateResult, domain_classifier
 from monitor.errors import ConfigError, TableNotFound
-from monitor.logs import run_context
 from monitor.ingest import REJECTS_TABLE, ingest
+from monitor.logs import run_context
+from monitor.multivariate import MultivariateResult, domain_classifier
 from monitor.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
+from monitor.quality import assess
 from monitor.sql import Query, Source
 from monitor.stats import DEFAULT_STATISTIC, get_statistic
 from monitor.stores.base import RunRecord, Store
@@ -43,7 +43,9 @@ def utcnow() -> datetime:
 
 def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, datetime]:
     """The latest complete window ending at or before `at` (naive UTC), aligned on its length."""
-    at = (at or utcnow()).astimezone(UTC).replace(tzinfo=None) if (at and at.tzinfo) else (at or utcnow())
+    at = at or utcnow()
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
     length = cfg.window.duration
     if cfg.window.alignment == "start_of_day":
         # Anchored at midnight UTC: a 7d window ends at today's midnight, a 6h one at 00/06/12/18.
@@ -164,7 +166,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     )
     specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
-    logged = _columns(store, p.table)
+    logged = _columns(store, p.table)  # read once: the specs, the samples and the schema check use it
+    ref_cols = _columns(store, cfg.reference_table)
     if logged:
         # A monitored column gone from the logs profiles as all-NULL: a data-quality verdict, not a crash.
         specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
@@ -182,7 +185,10 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows))
-    cur_sample, ref_sample = _samples(cfg, store, src, run_id) if window.rows else (pd.DataFrame(), pd.DataFrame())
+    # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
+    wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
+    cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted
+                              else (pd.DataFrame(), pd.DataFrame()))
     multi = _multivariate(cfg, cur_sample, ref_sample, run_id)
     tests: list[DecisionInput | PrecomputedTest] = [*items]
     if multi is not None and multi.p_value is not None:
@@ -219,10 +225,10 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
     quality = assess(ref.profile, window, alpha=cfg.drift.fdr,
-                     window_columns={k: v for k, v in _columns(store, p.table).items()
+                     window_columns={k: v for k, v in logged.items()
                                      if k not in (p.request_id, p.timestamp, p.model_column, p.version_column)}
                      or None,
-                     reference_columns=_columns(store, cfg.reference_table) or None,
+                     reference_columns=ref_cols or None,
                      monitored=tuple(f.column or f.name for f in cfg.features if not f.expr),
                      expected_rows=cfg.window.expected_rows) if window.rows else None
     if quality is not None:
@@ -285,9 +291,9 @@ def refresh_performance(cfg: ModelConfig, store: Store, before: datetime,
     return changed
 
 
-def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
+             ref_cols: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bounded, deterministic samples of the window and the reference (for visuals and the classifier)."""
-    logged = _columns(store, cfg.predictions.table)
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
     cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
     extra: list[tuple[str, str]] = []
@@ -301,7 +307,6 @@ def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str) -> tuple[
     label_cols = [("label", "__label")] if src.labels_table else []
     cur = profiling.sample(store, src, cur_feats + extra + label_cols, key, n, run_id)
     ref_src = Source(table=store.table(cfg.reference_table))
-    ref_cols = _columns(store, cfg.reference_table)
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
     # A reference without request ids is ordered by the hash of a plain column instead.
     ref_key = key if key in ref_cols or not ref_cols else next(

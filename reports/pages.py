@@ -108,8 +108,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
 
 
 def _performance(s: RunSummary) -> str:
-    perf = s.extra.get("performance") or getattr(s, "performance", None)
-    est = s.extra.get("estimated_performance") or getattr(s, "estimated_performance", None)
+    perf, est = s.performance, s.estimated_performance
     if not perf and not est:
         return ""
     rows = []
