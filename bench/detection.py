@@ -93,6 +93,9 @@ SWEEP = (
     + [(Scenario(f"shift 0.1 std [{f}]", "shift", f, 0.1), 20_000) for f in NUMERIC if f != "normal_b"]
     + [(Scenario(f"shift 0.05 std [{f}] (below floor)", "shift", f, 0.05, power=False), 200_000)
        for f in NUMERIC if f != "normal_b"]
+    + [(Scenario(f"scale 1.02 [{f}] (below floor)", "scale", f, 1.02, power=False), 200_000)
+       for f in NUMERIC if f != "normal_b"]
+    + [(Scenario("top category -2 pts [cat3] (below floor)", "top_share", "cat3", 0.02, power=False), 200_000)]
     + [(Scenario(f"top category -10 pts [{c}]", "top_share", c, 0.10), 2_000) for c in CATEGORICAL]
     + [(Scenario(f"unseen category 5% [{c}]", "unseen", c, 0.05), 2_000) for c in CATEGORICAL]
 )

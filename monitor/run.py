@@ -184,7 +184,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
             floor = cfg.drift.numerical.threshold if spec.kind == "numerical" else cfg.drift.categorical.threshold
         items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
-                                   floor=floor, min_rows=cfg.window.min_rows))
+                                   floor=floor, min_rows=cfg.window.min_rows,
+                                   spread_floor=(f.spread_floor if f and f.spread_floor is not None
+                                                 else cfg.drift.spread_floor)))
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
     cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted

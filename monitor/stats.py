@@ -199,7 +199,7 @@ STATISTICS: dict[str, Statistic] = {
         description="population stability index",
     ),
     "jensenshannon": Statistic(
-        "jensenshannon", BOTH, {"numerical": 0.03, "categorical": 0.035}, jensenshannon_batch,
+        "jensenshannon", BOTH, {"numerical": 0.03, "categorical": 0.03}, jensenshannon_batch,
         description="Jensen-Shannon distance (base 2)",
     ),
     "wasserstein": Statistic(

@@ -53,6 +53,10 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
                                       if q.unseen_categories else ""))
         others = ", ".join(f"{_e(k)} {_num(x, 3)}" for k, x in v.extra.items()
                            if k in ("psi", "ks", "jensenshannon", "chisquare"))
+        if "spread" in v.extra:  # the rank-based spread test that shares the column's verdict
+            flag = " (flagged on spread)" if v.extra.get("spread_flagged") else ""
+            others = f"spread {_num(v.extra['spread'], 3)}, floor {_num(v.extra.get('spread_floor'), 3)}{flag}" + (
+                f", {others}" if others else "")
         out.append(f"<tr class='{'drift' if v.drifted else ''}' data-feature='{_e(v.name)}'><td>{_e(v.name)}</td>"
                    f"<td>{_e(v.kind)}</td><td>{_e(v.statistic)}</td><td>{_num(v.value)}</td><td>{_num(v.threshold)}</td>"
                    f"<td>{_num(v.p_value, 3)}</td><td>{_status(v)}</td><td class=note>{_e(dq)}</td>"
