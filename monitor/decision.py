@@ -120,9 +120,10 @@ class Spread:
     p_value: float
     se: float
     floor: float
+    location_p: float | None = None  # the distance's own p-value, before the two are combined
 
 
-def spread_test(ref: np.ndarray, cur: np.ndarray, floor: float) -> Spread:
+def spread_test(ref: np.ndarray, cur: np.ndarray, floor: float, location_p: float | None = None) -> Spread:
     """Test H0: |change of E|2U - 1|| <= floor, from the bin counts of the reference and window.
 
     U for a bin is the reference's CDF at the bin's middle (its mass below plus half its own),
@@ -144,7 +145,7 @@ def spread_test(ref: np.ndarray, cur: np.ndarray, floor: float) -> Spread:
         p = 0.0
     else:
         p = float(sps.norm.sf((abs(d) - floor) / se))
-    return Spread(value=d, p_value=p, se=se, floor=floor)
+    return Spread(value=d, p_value=p, se=se, floor=floor, location_p=location_p)
 
 
 def _seed(seed: int, item: DecisionInput, ref: np.ndarray, cur: np.ndarray) -> np.random.SeedSequence:
@@ -234,7 +235,7 @@ def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
         p = 1.0
     spread = None
     if item.kind == "numerical" and item.spread_floor is not None:
-        spread = spread_test(ref, cur, item.spread_floor)
+        spread = spread_test(ref, cur, item.spread_floor, location_p=p)
         # weighted Bonferroni: valid whatever the dependence of the two tests on the same rows
         p = min(1.0, p / LOCATION_WEIGHT, spread.p_value / (1 - LOCATION_WEIGHT))
     return _Pending(item, stat.name, floor, t, p, null, spread)
@@ -290,6 +291,7 @@ def decide(
         extra: dict[str, float] = {"level": level}
         if pend.spread is not None:
             extra.update(spread=pend.spread.value, spread_p=pend.spread.p_value, spread_floor=pend.spread.floor,
+                         location_p=float(pend.spread.location_p if pend.spread.location_p is not None else 1.0),
                          spread_flagged=float(status == "drift" and pend.spread.p_value / (1 - LOCATION_WEIGHT)
                                               <= level))
         out.append(

@@ -24,6 +24,7 @@ def test_example_config_loads(cfg) -> None:  # type: ignore[no-untyped-def]
         ("model: 'Wheel Assembly!'", "model", "lower-case"),
         ("predictions: {table: 'x; DROP TABLE y'}", "predictions.table", "identifier"),
         ("colour: blue", "colour", "Extra inputs are not permitted"),
+        ("drift: {spread_floor: -0.1}", "drift.spread_floor", "greater than or equal to 0"),
     ],
 )
 def test_bad_config_fails_naming_the_field(tmp_path: Path, extra: str, field: str, reason: str) -> None:
