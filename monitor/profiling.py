@@ -10,7 +10,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from monitor.config import ModelConfig
-from monitor.profile import CategoricalSpec, Kind, NumericSpec, Spec, WindowProfile
+from monitor.profile import CategoricalProfile, CategoricalSpec, Kind, NumericSpec, Spec, WindowProfile
 from monitor.sql import (
     Source,
     categories_query,
@@ -64,12 +64,14 @@ def build_specs(store: Store, src: Source, cols: Sequence[tuple[str, Kind, str]]
 def profile(store: Store, src: Source, specs: Sequence[Spec]) -> WindowProfile:
     """One scan of the source for every spec (plus a small lookup of unseen categories, if any)."""
     row = store.query(profile_query(store.dialect, src, specs))[0]
+    counted = parse_profile(row, specs, {})
     unseen: dict[str, tuple[str, ...]] = {}
-    for i, spec in enumerate(specs):
-        if isinstance(spec, CategoricalSpec) and row.get(f"c{i}_unseen"):
+    for spec in specs:
+        feature = counted.features[spec.name]
+        if isinstance(spec, CategoricalSpec) and isinstance(feature, CategoricalProfile) and feature.unseen:
             rows = store.query(unseen_values_query(store.dialect, src, spec))
             unseen[spec.name] = tuple(str(r["v"]) for r in rows)
-    return parse_profile(row, specs, unseen)
+    return parse_profile(row, specs, unseen) if unseen else counted
 
 
 def sample(store: Store, src: Source, cols: Sequence[tuple[str, str]], key: str, n: int, seed: str) -> pd.DataFrame:

@@ -110,7 +110,30 @@ def test_profile_query_uses_parameters_not_literals() -> None:
 
     spec = CategoricalSpec(name="c", expr="c", top=("O'Brien",), known=("O'Brien",))
     q = profile_query(DUCKDB, Source(table='"t"'), [spec])
-    assert "O'Brien" not in q.sql and "O'Brien" in q.params.values()
+    values = [x for v in q.params.values() for x in (v if isinstance(v, list) else [v])]
+    assert "O'Brien" not in q.sql and "O'Brien" in values
+
+
+@pytest.mark.parametrize(("known", "other", "unseen"), [(("a", "b", "c"), 2, 1), ((), 3, 0)])
+def test_categories_other_and_unseen_and_a_capped_reference(store: DuckDBStore, known: tuple[str, ...],
+                                                            other: int, unseen: int) -> None:
+    # With the reference's categories remembered, a new one is unseen; with too many to remember
+    # (known is empty), everything outside the top K is "other".
+    from monitor.profile import CategoricalSpec
+
+    store.insert_frame("w", pd.DataFrame({"c": ["a", "a", "b", "c", "c", "new", None]}))
+    spec = CategoricalSpec(name="c", expr="c", top=("a", "b"), known=known)
+    got = profiling.profile(store, Source(table='"w"'), [spec]).features["c"]
+    assert (got.counts, got.other, got.unseen, got.nulls) == ((2, 1), other, unseen, 1)  # type: ignore[union-attr]
+    assert got.unseen_values == (("new",) if unseen else ())  # type: ignore[union-attr]
+
+
+def test_a_reference_with_no_categories_counts_everything_as_other(store: DuckDBStore) -> None:
+    from monitor.profile import CategoricalSpec
+
+    store.insert_frame("w", pd.DataFrame({"c": ["a", "b", None]}))
+    got = profiling.profile(store, Source(table='"w"'), [CategoricalSpec(name="c", expr="c", top=(), known=())])
+    assert (got.features["c"].other, got.features["c"].nulls) == (2, 1)  # type: ignore[union-attr]
 
 
 def test_an_expression_that_hides_a_subquery_from_one_dialect_is_refused() -> None:
