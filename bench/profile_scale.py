@@ -7,9 +7,9 @@ The window (8 numerical, 2 categorical features) and a 50,000-row reference are 
 inside DuckDB (bench/_common.py); specs are fixed from the reference. Each measurement runs in
 a fresh process: monitor.profiling.profile + monitor.decision.decide (wall, CPU, peak RSS),
 and a query reading the same columns once (best of 3 after a warm-up). Acceptance: peak
-memory < 500 MB, time < 5 x the scan. The experiments time each part of the production query
-and alternative SQL shapes for the same profile (checked equal to the production profile),
-so the lead can adopt a faster shape with evidence. Results: bench/out/profile_scale.json.
+memory < 500 MB, time < 5 x the scan. The experiments time the production query on each kind
+of feature alone and the other SQL shapes we tried for each aggregate family (docs/scale.md).
+Results: bench/out/profile_scale.json.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,206 +35,83 @@ from _common import (
     best_of,
     build_reference,
     child,
-    decide_all,
     generate,
     machine,
-    peak_mb,
     scan_sql,
 )
 
-from monitor.profile import (
-    CategoricalProfile,
-    NumericProfile,
-    NumericSpec,
-    Spec,
-    WindowProfile,
-)
+from monitor.profile import CategoricalSpec, NumericSpec, Spec
 
 MEMORY_MB, TIMES_SCAN = 500, 5
 
-# ---- alternative query shapes (experiments; DuckDB only) -----------------------------------
+# ---- where the time goes, and the shapes we tried (DuckDB only) ------------------------------
 
 
 def _lowered(edges: Sequence[float]) -> list[float]:
-    # DuckDB's histogram(x, bounds) counts x <= bound; x < e  <=>  x <= nextafter(e, -inf) for doubles,
-    # so these bounds give exactly Driftline's left-closed bins [e_{i-1}, e_i).
+    # histogram(x, bounds) counts x <= bound; x < e  <=>  x <= nextafter(e, -inf) for doubles
     return [float(np.nextafter(e, -np.inf)) for e in edges]
 
 
-def _bounds(spec: NumericSpec) -> list[float]:
-    """Histogram bounds: the bin edges plus the reference range, so one histogram also counts
-    the values below the reference minimum and above its maximum."""
-    lo = float(np.nextafter(spec.ref_min, -np.inf))
-    return sorted({lo, *_lowered(spec.edges), float(spec.ref_max)})
-
-
-def _fold(spec: NumericSpec, hist: dict[float, int]) -> tuple[list[int], int, int]:
-    """Bin counts, below-range and above-range counts from a histogram on _bounds(spec)."""
-    edges = _lowered(spec.edges)
-    below = above = 0
-    bins = [0] * spec.bins
-    lo = float(np.nextafter(spec.ref_min, -np.inf))
-    for bound, count in hist.items():
-        count = int(count)
-        if bound == lo:
-            below += count  # x < ref_min: also in bin 0
-        if bound == math.inf:
-            above += count  # x > ref_max: in the last bin
-        # the bucket of bound b holds (previous bound, b]: its bin is the number of edges below b
-        bins[int(np.searchsorted(edges, bound, side="left"))] += count
-    return bins, below, above
-
-
-def proposed_query(table: str, specs: Sequence[Spec], ref: WindowProfile, *, raw_categories: bool) -> tuple[str, dict]:
-    """The same profile in one scan, but binned by DuckDB's native histogram(x, bounds).
-
-    Moments are sums centred on the reference mean (cheaper than VAR_POP's per-row
-    division, and as accurate because the centre is close to the data). Categories are either
-    bucketed in SQL (known / unseen; bounded) or counted raw (fastest; unbounded cardinality).
-    """
-    params: dict[str, Any] = {}
-    inner, aggs = [], ["COUNT(*) AS n"]
-    for i, spec in enumerate(specs):
-        c = f"c{i}"
-        if isinstance(spec, NumericSpec):
-            inner.append(f"CAST({spec.expr} AS DOUBLE) AS {c}")
-            fin = f"CASE WHEN isfinite({c}) THEN {c} END"
-            inner.append(f"{fin} AS f{i}")
-            ref_p = ref.features[spec.name]
-            params[f"{c}_m"] = float(ref_p.mean or 0.0) if isinstance(ref_p, NumericProfile) else 0.0
-            params[f"{c}_e"] = _bounds(spec)
-            d = f"(f{i} - ${c}_m)"
-            aggs += [f"COUNT(f{i}) AS {c}_valid", f"SUM(isinf({c})::INT) AS {c}_inf",
-                     f"MIN(f{i}) AS {c}_min", f"MAX(f{i}) AS {c}_max",
-                     f"SUM({d}) AS {c}_s1", f"SUM({d} * {d}) AS {c}_s2", f"histogram(f{i}, ${c}_e) AS {c}_hist"]
-        else:
-            inner.append(f"CAST({spec.expr} AS VARCHAR) AS {c}")
-            if raw_categories:
-                aggs.append(f"histogram({c}) AS {c}_hist")
-            else:
-                # Bounded whatever the window's cardinality: one count per top category, other, unseen.
-                # (histogram over a CASE that maps unknowns to one key measured ~170 MB more: not used.)
-                params[f"{c}_known"], params[f"{c}_top"] = list(spec.known), list(spec.top)
-                for k, cat in enumerate(spec.top):
-                    params[f"{c}_t{k}"] = cat
-                    aggs.append(f"COUNT(CASE WHEN {c} = ${c}_t{k} THEN 1 END) AS {c}_k{k}")
-                aggs.append(f"COUNT(CASE WHEN NOT list_contains(${c}_top, {c}) THEN 1 END) AS {c}_rest")
-                aggs.append(f"COUNT(CASE WHEN NOT list_contains(${c}_known, {c}) THEN 1 END) AS {c}_unseen")
-            aggs.append(f"COUNT({c}) AS {c}_valid")
-    return f"SELECT {', '.join(aggs)} FROM (SELECT {', '.join(inner)} FROM {table}) AS w", params
-
-
-def parse_proposed(row: dict[str, Any], specs: Sequence[Spec]) -> WindowProfile:
-    """The proposed query's row as the same WindowProfile the production parser returns."""
-    n = int(row["n"])
-    out: dict[str, NumericProfile | CategoricalProfile] = {}
-    for i, spec in enumerate(specs):
-        c = f"c{i}"
-        if isinstance(spec, NumericSpec):
-            valid, inf = int(row[f"{c}_valid"]), int(row[f"{c}_inf"] or 0)
-            bins, below, above = _fold(spec, row[f"{c}_hist"] or {})
-            m1 = row[f"{c}_s1"] / valid if valid else None
-            mean = None if m1 is None else row[f"{c}_centre"] + m1  # the centre the sums were taken about
-            var = None if m1 is None else max(row[f"{c}_s2"] / valid - m1 * m1, 0.0)
-            out[spec.name] = NumericProfile(
-                name=spec.name, count=n, nulls=n - valid - inf, infinite=inf, min=row[f"{c}_min"],
-                max=row[f"{c}_max"], mean=mean, variance=var, bin_counts=tuple(bins),
-                below_range=below, above_range=above)
-        elif f"{c}_hist" not in row:
-            rest, unseen_n = int(row[f"{c}_rest"]), int(row[f"{c}_unseen"])
-            out[spec.name] = CategoricalProfile(
-                name=spec.name, count=n, nulls=n - int(row[f"{c}_valid"]), categories=spec.top,
-                counts=tuple(int(row[f"{c}_k{k}"]) for k in range(len(spec.top))), other=rest - unseen_n,
-                unseen=unseen_n, unseen_values=())  # as production: a second, rare query fetches the values
-        else:
-            hist = {str(k): int(v) for k, v in (row[f"{c}_hist"] or {}).items()}
-            known = set(spec.known)
-            unseen = {k: v for k, v in hist.items() if k not in known}
-            other = sum(v for k, v in hist.items() if k in known and k not in spec.top)
-            out[spec.name] = CategoricalProfile(
-                name=spec.name, count=n, nulls=n - int(row[f"{c}_valid"]), categories=spec.top,
-                counts=tuple(hist.get(t, 0) for t in spec.top), other=other, unseen=sum(unseen.values()),
-                unseen_values=tuple(k for k, _ in sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-))
-    return WindowProfile(rows=n, features=out)
-
-
-def run_proposed(con: Any, table: str, specs: Sequence[Spec], ref: WindowProfile, raw: bool) -> WindowProfile:
-    sql, params = proposed_query(table, specs, ref, raw_categories=raw)
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    row = dict(zip(names, cur.fetchone()))
-    for i, spec in enumerate(specs):
-        if isinstance(spec, NumericSpec):
-            row[f"c{i}_centre"] = params[f"c{i}_m"]
-    return parse_proposed(row, specs)
-
-
-def _split_select(sql: str) -> tuple[list[str], str]:
-    """The production query's aggregates (split at top-level commas) and its FROM clause."""
-    head, sep, rest = sql.partition(" FROM (SELECT ")
-    items, depth, cur = [], 0, ""
-    for ch in head[len("SELECT "):]:
-        depth += (ch == "(") - (ch == ")")
-        if ch == "," and depth == 0:
-            items.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    items.append(cur.strip())
-    return items, sep + rest
-
-
-_PARTS: dict[str, Callable[[str], bool]] = {
-    "moments+nulls": lambda a: a.rsplit("_", 1)[-1] in {"nulls", "inf", "min", "max", "mean", "var"}
-    and int(a.rsplit(" c", 1)[-1].split("_")[0]) < len(NUMERIC),
-    "range": lambda a: a.endswith(("_below", "_above")),
-    "bins (CASE ladder)": lambda a: a.rsplit("_", 1)[-1][:1] == "b" and a.rsplit("_", 1)[-1][1:].isdigit(),
-    "categories": lambda a: int(a.rsplit(" c", 1)[-1].split("_")[0]) >= len(NUMERIC) if " c" in a else False,
-}
-
-
 def _tree(c: str, edges: Sequence[float], lo: int, hi: int) -> str:
+    """A binary CASE tree giving the bin index of c (an alternative to histogram's own search)."""
     if lo == hi:
         return str(lo)
     mid = (lo + hi) // 2
     return f"CASE WHEN {c} < {edges[mid]!r} THEN {_tree(c, edges, lo, mid)} ELSE {_tree(c, edges, mid + 1, hi)} END"
 
 
-def bin_variants(table: str, specs: Sequence[Spec]) -> dict[str, str]:
-    """Other shapes of the 8 histograms alone (same bins), to compare with the CASE ladder."""
+def _ladder(s: NumericSpec) -> list[str]:
+    """The CASE ladder: one SUM per bin (what the BigQuery dialect still uses)."""
+    fin = f"isfinite({s.expr})"
+    out = []
+    for b in range(s.bins):
+        conds = [fin] + ([f"{s.expr} >= {s.edges[b - 1]!r}"] if b else []) + (
+            [f"{s.expr} < {s.edges[b]!r}"] if b < s.bins - 1 else [])
+        out.append(f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END)")
+    return out
+
+
+def _lit(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def variants(table: str, specs: Sequence[Spec]) -> dict[str, str]:
+    """Queries over the same rows: one aggregate family alone, or another shape for it."""
     num = [s for s in specs if isinstance(s, NumericSpec)]
-    fin = [f"CASE WHEN isfinite({s.expr}) THEN {s.expr} END" for s in num]
-    native = ", ".join(f"histogram({f}, {_lowered(s.edges)})" for f, s in zip(fin, num))
-    tree = ", ".join(f"histogram(CASE WHEN isfinite({s.expr}) THEN {_tree(s.expr, s.edges, 0, s.bins - 1)} END)"
-                     for s in num)
-    cols = ", ".join(f"CASE WHEN isfinite({s.expr}) THEN {_tree(s.expr, s.edges, 0, s.bins - 1)} END AS b{i}"
-                     for i, s in enumerate(num))
+    cat = [s for s in specs if isinstance(s, CategoricalSpec)]
+    fin = {s.name: f"CASE WHEN isfinite({s.expr}) THEN {s.expr} END" for s in num}
+
+    def select(items: Sequence[str]) -> str:
+        return f"SELECT {', '.join(items)} FROM {table}"
+
+    tree = [f"histogram(CASE WHEN isfinite({s.expr}) THEN {_tree(s.expr, s.edges, 0, s.bins - 1)} END)" for s in num]
+    idx = ", ".join(f"CASE WHEN isfinite({s.expr}) THEN {_tree(s.expr, s.edges, 0, s.bins - 1)} END AS b{i}"
+                    for i, s in enumerate(num))
     sets = ", ".join(f"(b{i})" for i in range(len(num)))
     return {
-        "bins: native histogram(x, bounds)": f"SELECT {native} FROM {table}",
-        "bins: CASE-tree index + histogram": f"SELECT {tree} FROM {table}",
+        "bins: histogram(x, bounds) (production)": select(
+            [f"histogram({fin[s.name]}, {_lowered(s.edges)})" for s in num]),
+        "bins: CASE ladder, one SUM per bin": select([a for s in num for a in _ladder(s)]),
+        "bins: CASE-tree index + histogram": select(tree),
         "bins: CASE-tree index + GROUPING SETS":
-            f"SELECT COUNT(*) FROM (SELECT {cols} FROM {table}) GROUP BY GROUPING SETS ({sets})",
-        "moments: VAR_POP": "SELECT " + ", ".join(f"AVG({s.expr}), VAR_POP({s.expr})" for s in num) + f" FROM {table}",
-        "moments: centred sums": "SELECT " + ", ".join(f"SUM({s.expr} - 1.0), SUM(({s.expr} - 1.0) * ({s.expr} - 1.0))"
-                                                      for s in num) + f" FROM {table}",
+            f"SELECT COUNT(*) FROM (SELECT {idx} FROM {table}) GROUP BY GROUPING SETS ({sets})",
+        "moments: nulls, inf, min, max, AVG, VAR_POP (production)": select(
+            [a for s in num for a in (f"SUM(CASE WHEN {s.expr} IS NULL OR isnan({s.expr}) THEN 1 ELSE 0 END)",
+                                      f"SUM(CASE WHEN isinf({s.expr}) THEN 1 ELSE 0 END)", f"MIN({fin[s.name]})",
+                                      f"MAX({fin[s.name]})", f"AVG({fin[s.name]})", f"VAR_POP({fin[s.name]})")]),
+        "moments: VAR_POP alone": select([f"VAR_POP({fin[s.name]})" for s in num]),
+        "moments: sums centred on a constant": select(
+            [a for s in num for a in (f"SUM({fin[s.name]} - 1.0)", f"SUM(({fin[s.name]} - 1.0) * ({fin[s.name]} - 1.0))")]),
+        "categories: K x COUNT(CASE c = t) + list_contains (previous production)": select(
+            [a for s in cat for a in [f"COUNT(CASE WHEN {s.expr} = '{t}' THEN 1 END)" for t in s.top]
+             + [(f"COUNT(CASE WHEN list_contains({_lit(s.known)}, {s.expr}) AND NOT "
+                 f"list_contains({_lit(s.top)}, {s.expr}) THEN 1 END)"),
+                f"COUNT(CASE WHEN NOT list_contains({_lit(s.known)}, {s.expr}) THEN 1 END)"]]),
+        "categories: histogram(list_position(top, c)) + list_contains": select(
+            [a for s in cat for a in (f"histogram(list_position({_lit(s.top)}, {s.expr}))",
+                                      f"COUNT(CASE WHEN NOT list_contains({_lit(s.known)}, {s.expr}) THEN 1 END)")]),
+        "categories: raw histogram(c) (unbounded memory: not used)": select([f"histogram({s.expr})" for s in cat]),
     }
-
-
-def same_profile(a: WindowProfile, b: WindowProfile) -> list[str]:
-    """Where two profiles differ (counts exactly, moments to 1e-9 relative)."""
-    diffs = [] if a.rows == b.rows else [f"rows {a.rows} != {b.rows}"]
-    for name, pa in a.features.items():
-        pb = b.features[name]
-        for key, va in vars(pa).items():
-            vb = getattr(pb, key)
-            if isinstance(va, float) and isinstance(vb, float):
-                if not math.isclose(va, vb, rel_tol=1e-9, abs_tol=1e-9):
-                    diffs.append(f"{name}.{key}: {va} != {vb}")
-            elif va != vb:
-                diffs.append(f"{name}.{key}: {va} != {vb}")
-    return diffs
 
 
 def _fetch(con: Any, sql: str, params: dict[str, Any] | None) -> list[Any]:
@@ -244,54 +119,36 @@ def _fetch(con: Any, sql: str, params: dict[str, Any] | None) -> list[Any]:
 
 
 def run_variant(args: dict[str, Any]) -> dict[str, Any]:
-    """Child mode: time the production query's parts and the alternative shapes; check equality."""
+    """Child mode: time the production query, its parts (numerical / categorical features alone,
+    through the same profile_query) and the alternative shapes, each best of `repeats` after a warm-up."""
     from monitor import profiling
     from monitor.sql import DUCKDB, Source, profile_query
     from monitor.stores.duckdb import DuckDBStore
 
     saved = json.loads(Path(args["reference"]).read_text())
     specs = list(profiling.specs_from_json(saved["specs"]).values())
-    ref = profiling.profile_from_json(saved["profile"])
     store = DuckDBStore(args["db"], read_only=True)
     con = store._con
     for key in ("threads", "memory_limit"):
         if args.get(key) is not None:
             con.execute(f"SET {key} = '{args[key]}'")
     table, repeats = args["table"], args.get("repeats", 3)
+    src = Source(table=store.table(table))
+    shapes: dict[str, tuple[str, dict[str, Any]]] = {}
+    for label, subset in (("all features", specs),
+                          ("numerical features only", [s for s in specs if isinstance(s, NumericSpec)]),
+                          ("categorical features only", [s for s in specs if isinstance(s, CategoricalSpec)])):
+        q = profile_query(DUCKDB, src, subset)
+        shapes[f"production profile_query: {label}"] = (q.sql, q.params)
+    shapes.update({name: (sql, {}) for name, sql in variants(table, specs).items()})
+    shapes["scan: SUM/MAX of each column"] = (scan_sql(table), {})
     out: dict[str, Any] = {}
-    if "proposed" in args["variants"] or "proposed_raw" in args["variants"]:
-        raw = "proposed_raw" in args["variants"]
-        run_proposed(con, table, specs, ref, raw)  # warm-up, as the scan gets
-
-        def once() -> tuple[float, WindowProfile]:
-            t0 = time.perf_counter()
-            window = run_proposed(con, table, specs, ref, raw)
-            profile_seconds = time.perf_counter() - t0
-            decide_all({s.name: s for s in specs}, ref, window)
-            return profile_seconds, window
-
-        timing = best_of(once, repeats)
-        profile_seconds, window = timing.pop("result")
-        timing.update(profile_seconds=profile_seconds, peak_rss_mb=peak_mb())  # before the check below
-        if args.get("check", True):
-            production = profiling.profile(store, Source(table=store.table(table)), specs)
-            timing["differences"] = same_profile(production, window)
-        out["proposed_raw" if raw else "proposed"] = timing
-    if "breakdown" in args["variants"]:
-        q = profile_query(DUCKDB, Source(table=store.table(table)), specs)
-        aggs, tail = _split_select(q.sql)
-        shapes = {"production query (all parts)": (q.sql, q.params)}
-        for part, keep in _PARTS.items():
-            sql = "SELECT " + ", ".join(a for a in aggs if keep(a)) + tail
-            shapes[f"production part: {part}"] = (sql, {k: v for k, v in q.params.items() if f"${k}" in sql})
-        shapes.update({name: (sql, {}) for name, sql in bin_variants(table, specs).items()})
-        shapes["scan: SUM/MAX of each column"] = (scan_sql(table), {})
-        for name, (sql, params) in shapes.items():
-            run = functools.partial(_fetch, con, sql, params or None)
-            run()  # warm-up, as the scan gets
-            timing = best_of(run, repeats)
-            del timing["result"]
-            out[name] = timing
+    for name, (sql, params) in shapes.items():
+        run = functools.partial(_fetch, con, sql, params or None)
+        run()  # warm-up, as the scan gets
+        timing = best_of(run, repeats)
+        del timing["result"]
+        out[name] = timing
     return out
 
 
@@ -358,9 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"acceptance: memory {prof['peak_rss_mb']:.0f} MB < {MEMORY_MB}: {result['acceptance']['memory_ok']}; "
           f"time {ratio:.1f}x scan (cpu {cpu_ratio:.1f}x) < {TIMES_SCAN}x: {result['acceptance']['time_ok']}")
     if not opts.no_experiments:
-        exp = child("variant", {**common, "variants": ["breakdown"]})
-        exp.update(child("variant", {**common, "variants": ["proposed"]}))
-        exp.update(child("variant", {**common, "variants": ["proposed_raw"]}))
+        exp = child("variant", common)
         result["experiments"] = exp
         head = f"{'wall s':>8} {'x scan':>7} {'cpu s':>7} {'x scan':>7}"
         print(f"\nexperiments (same rows; best of 3 by wall time)  {head}")
@@ -368,11 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "error" in t:
                 print(f"  {name:48} {t['error']}")
                 continue
-            extra = ""
-            if "peak_rss_mb" in t:
-                extra = f"  peak {t['peak_rss_mb']:.0f} MB, differences: {t.get('differences')}"
-            print(f"  {name:48} {t['seconds']:8.3f} {t['seconds'] / scan['seconds']:6.1f}x {t['cpu_seconds']:7.3f} "
-                  f"{t['cpu_seconds'] / scan['cpu_seconds']:6.1f}x{extra}")
+            print(f"  {name:72} {t['seconds']:8.3f} {t['seconds'] / scan['seconds']:6.1f}x {t['cpu_seconds']:7.3f} "
+                  f"{t['cpu_seconds'] / scan['cpu_seconds']:6.1f}x")
     name = "profile_scale" + ("" if opts.rows == 1_000_000 else f"_{opts.rows}")
     name += ".json" if opts.memory_limit is None and opts.threads is None else "_settings.json"
     (OUT / name).write_text(json.dumps(result, indent=2, default=str))
