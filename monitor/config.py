@@ -211,8 +211,8 @@ class DriftConfig(_Strict):
     fdr: float = Field(default=0.01, gt=0, lt=0.5)  # Benjamini-Hochberg level across a run's tests
     drift_share: float = Field(default=0.5, gt=0, le=1)  # dataset drift when this share drifts
     multivariate: bool = True  # the domain classifier on the bounded samples (joint distribution)
-    # Numerical columns: floor of the rank-based spread test (change of the mean |2U-1|); null disables it.
-    spread_floor: float | None = Field(default=0.012, ge=0, lt=1)
+    # Numerical columns: floor of the spread test (|log| of the dispersion ratio); null disables it.
+    spread_floor: float | None = Field(default=0.025, ge=0, lt=1)
     bins: int = Field(default=20, ge=4, le=200)
     top_k: int = Field(default=20, ge=1, le=200)
 
