@@ -5,8 +5,7 @@
 
 For every size, each in a fresh process on the same seeded rows (bench/_common.py): DuckDB
 scanning the profiled columns once; Driftline's monitor.profiling.profile + decide (the
-production query); the proposed query shape of bench/profile_scale.py (an experiment, checked
-equal to the production profile); and Evidently 0.7's Report([DataDriftPreset()]) on pandas
+production query); and Evidently 0.7's Report([DataDriftPreset()]) on pandas
 DataFrames of the same rows, killed after 10 minutes or ~16 GB, and skipped at larger sizes
 once it has failed. Targets (issue 5): >= 20x faster than Evidently at 1,000,000 rows; peak
 memory < 400 MB at every size; time <= 3x the scan. Results: bench/out/scale.json.
@@ -40,8 +39,6 @@ def measure(db: Path, reference: str, rows: int, *, evidently: str | None, repea
     out: dict[str, Any] = {"rows": rows, "load_average": os.getloadavg()}
     out["scan"] = child("scan", common)
     out["driftline"] = child("profile", common)
-    # The equality check re-runs the production profile: done once per size, after the timing.
-    out["proposed"] = child("variant", {**common, "variants": ["proposed"]}).get("proposed", {"error": "failed"})
     if evidently is None:
         out["evidently"] = child("evidently", {**common, "reference_table": "reference"},
                                  timeout=EVIDENTLY_TIMEOUT, rss_limit_mb=EVIDENTLY_MAX_MB)
@@ -58,9 +55,9 @@ def _cell(m: dict[str, Any], scan: dict[str, Any] | None = None) -> str:
 
 
 def verdicts(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's three scale targets, for the production path and the proposed query shape."""
+    """The issue's three scale targets."""
     out: dict[str, Any] = {}
-    for path in ("driftline", "proposed"):
+    for path in ("driftline",):
         ok = [r for r in results if "seconds" in r[path] and "seconds" in r["scan"]]
         at_1m = next((r for r in ok if r["rows"] == 1_000_000), None)
         speedup = None
@@ -94,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     skip_evidently = "--no-evidently" if opts.no_evidently else None
     settings = {"memory_limit": opts.memory_limit, "threads": opts.threads}
-    print(f"{'rows':>11} | {'DuckDB scan':>20} | {'Driftline (production)':>34} | {'proposed SQL shape':>34} | "
+    print(f"{'rows':>11} | {'DuckDB scan':>20} | {'Driftline (production)':>34} | "
           f"{'Evidently DataDriftPreset':>34} | speedup")
     for rows in sizes:
         r = measure(db, prep["reference"], rows, evidently=skip_evidently, repeats=1 if rows >= 10_000_000 else 3,
@@ -106,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "seconds" in r["evidently"] and "seconds" in r["driftline"]:
             speed = f"{r['evidently']['seconds'] / r['driftline']['seconds']:.1f}x"
         scan = r["scan"]
-        print(f"{rows:>11,} | {_cell(scan):>20} | {_cell(r['driftline'], scan)} | {_cell(r['proposed'], scan)} | "
+        print(f"{rows:>11,} | {_cell(scan):>20} | {_cell(r['driftline'], scan)} | "
               f"{_cell(r['evidently'])} | {speed}", flush=True)
     summary = {"sizes": list(sizes), "machine": machine(), "duckdb_settings": settings, "results": results,
                "targets": verdicts(results), **prep}
