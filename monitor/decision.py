@@ -14,7 +14,8 @@ For each column (feature, prediction, label) of a run:
    the reference's mean absolute deviation from the median (from the bins), H0: it is at most
    ``spread_floor`` in size, a one-sided z-test on the boundary. A distance on binned values
    sees a 1.2x scale change of a heavy-tailed feature poorly (its mass moves beyond the outer
-   quantiles); this ratio sees it alike on every shape and ignores location. The column's p-value
+   quantiles); this ratio sees it alike on every shape, and a small location shift hardly
+   moves it. The column's p-value
    is the weighted Bonferroni of the two, ``min(1, p_loc / 0.8, p_spread / 0.2)``, so the run's
    family keeps one member per column.
 3. Benjamini-Hochberg at level ``fdr`` across every decided column of the run. Under no
@@ -136,6 +137,8 @@ def _dispersion(counts: np.ndarray, points: np.ndarray, bounds: np.ndarray) -> t
     variance of its logarithm. The median's own noise adds nothing to first order: the
     derivative of E|X - m| in m is 2F(m) - 1, zero at the median."""
     n = float(counts.sum())
+    if n <= 0:
+        return 0.0, 0.0
     a = np.abs(points - _median(counts, bounds))
     mu = float(counts @ a) / n
     var = max(float(counts @ (a * a)) / n - mu * mu, 0.0)
@@ -145,27 +148,36 @@ def _dispersion(counts: np.ndarray, points: np.ndarray, bounds: np.ndarray) -> t
 def spread_test(ref: np.ndarray, cur: np.ndarray, points: np.ndarray, edges: np.ndarray, floor: float) -> Spread:
     """Test H0: |log(dispersion_window / dispersion_reference)| <= floor from the bin counts.
 
-    Dispersion is the mean absolute deviation from the median, in value space, so a location
-    shift leaves it unchanged for any shape and a scale change s moves it by about log(s)
-    (a little less: the outer bins hold their mass at fixed points). Window and reference are
-    different rows, so the variances of the two logs add.
+    Dispersion is the mean absolute deviation from the median, in value space: a scale change s
+    moves it by about log(s) (a little less: the outer bins hold their mass at fixed points), a
+    small location shift hardly at all on any shape (0.05 std: under 0.007 on the benchmark's
+    shapes). A large shift does move it, as mass piles into an outer bin; the distance flags
+    such a shift anyway. Window and reference are different rows, so the variances of the logs add.
     """
-    if edges.size == 0:
-        return Spread(value=0.0, p_value=1.0, se=0.0, floor=floor)  # a constant reference: no spread to test
+    unknown = Spread(value=0.0, p_value=1.0, se=0.0, floor=floor)
+    if edges.size == 0 or ref.sum() <= 0 or cur.sum() <= 0:
+        return unknown  # a constant reference, or nothing to compare
     bounds = np.concatenate([[min(points[0], edges[0])], edges, [max(points[-1], edges[-1])]])
+    width = float(bounds[-1] - bounds[0])
+    if not (np.isfinite(width) and width > 0):
+        return unknown
+    # The ratio is unit-free: work in units of the reference range, so squares cannot overflow.
+    points, bounds = (points - bounds[0]) / width, (bounds - bounds[0]) / width
     m_ref, v_ref = _dispersion(ref, points, bounds)
     m_win, v_win = _dispersion(cur, points, bounds)
     if m_ref <= 0:
-        return Spread(value=0.0, p_value=1.0, se=0.0, floor=floor)
+        return unknown
     d = float(np.log(max(m_win, 1e-12 * m_ref) / m_ref))  # a window collapsed to one point: about -27.6
     se = float(np.sqrt(v_ref + v_win))
+    if not (np.isfinite(d) and np.isfinite(se)):
+        return unknown
     if abs(d) <= floor:
         p = 1.0
     elif se == 0:
         p = 0.0
-    else:
-        p = float(sps.norm.sf((abs(d) - floor) / se))
-    return Spread(value=d, p_value=p, se=se, floor=floor)
+    else:  # both tails of the boundary |D| = floor: the estimate may land on the far side of -floor
+        p = float(sps.norm.sf((abs(d) - floor) / se) + sps.norm.sf((abs(d) + floor) / se))
+    return Spread(value=d, p_value=min(p, 1.0), se=se, floor=floor)
 
 
 def _seed(seed: int, item: DecisionInput, ref: np.ndarray, cur: np.ndarray) -> np.random.SeedSequence:
@@ -318,8 +330,10 @@ def decide(
         if pend.spread is not None:
             extra.update(spread=pend.spread.value, spread_p=pend.spread.p_value, spread_floor=pend.spread.floor,
                          location_p=float(pend.spread.location_p if pend.spread.location_p is not None else 1.0),
-                         spread_flagged=float(status == "drift" and pend.spread.p_value / (1 - LOCATION_WEIGHT)
-                                              <= level))
+                         # "flagged on spread" only when the distance alone would not have flagged it
+                         spread_flagged=float(status == "drift"
+                                              and pend.spread.p_value / (1 - LOCATION_WEIGHT) <= level
+                                              and (pend.spread.location_p or 1.0) / LOCATION_WEIGHT > level))
         out.append(
             Decision(
                 name=item.name,

@@ -40,6 +40,12 @@ class CategoricalSpec:
     known: tuple[str, ...]  # every category seen in the reference (top included); others are "unseen"
     kind: Kind = "categorical"
 
+    def __post_init__(self) -> None:
+        # Counting joins on these values: a duplicate would count its rows twice.
+        for field_name, values in (("top", self.top), ("known", self.known)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"categorical spec {self.name!r}: duplicate values in {field_name}")
+
 
 Spec = NumericSpec | CategoricalSpec
 

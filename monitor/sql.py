@@ -219,13 +219,15 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
 
 def _category_codes(c: str, spec: CategoricalSpec, params: dict[str, Any]) -> str:
     """DuckDB: a LEFT JOIN giving column ``c`` its category code (see profile_query)."""
-    values = list(spec.known) if spec.known else list(spec.top)  # too many to remember: the rest is "other"
+    # Top first, so a top value is counted as such even if a hand-made spec left it out of known;
+    # the keys are unique (CategoricalSpec refuses duplicates), so no row is counted twice.
+    values = list(dict.fromkeys([*spec.top, *spec.known]))  # known empty (too many): the rest is "other"
     if not values:
         return f"LEFT JOIN (SELECT NULL::VARCHAR AS v, NULL::INTEGER AS code WHERE false) AS {c}_k ON w.{c} = {c}_k.v"
     top = {v: k + 1 for k, v in enumerate(spec.top)}
     params[f"{c}_vals"], params[f"{c}_code"] = values, [top.get(v, 0) for v in values]
-    return (f"LEFT JOIN (SELECT unnest(${c}_vals) AS v, unnest(${c}_code) AS code) AS {c}_k "
-            f"ON w.{c} = {c}_k.v")
+    return (f"LEFT JOIN (SELECT unnest({DUCKDB.p(c + '_vals')}) AS v, unnest({DUCKDB.p(c + '_code')}) AS code) "
+            f"AS {c}_k ON w.{c} = {c}_k.v")
 
 
 def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: int = 5) -> Query:

@@ -53,7 +53,7 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
                                       if q.unseen_categories else ""))
         others = ", ".join(f"{_e(k)} {_num(x, 3)}" for k, x in v.extra.items()
                            if k in ("psi", "ks", "jensenshannon", "chisquare"))
-        if "spread" in v.extra:  # the rank-based spread test that shares the column's verdict
+        if "spread" in v.extra:  # the spread test that shares the column's verdict
             flag = " (flagged on spread)" if v.extra.get("spread_flagged") else ""
             others = f"spread {_num(v.extra['spread'], 3)}, floor {_num(v.extra.get('spread_floor'), 3)}{flag}" + (
                 f", {others}" if others else "")

@@ -128,6 +128,14 @@ def test_categories_other_and_unseen_and_a_capped_reference(store: DuckDBStore, 
     assert got.unseen_values == (("new",) if unseen else ())  # type: ignore[union-attr]
 
 
+def test_a_categorical_spec_with_duplicate_values_is_refused() -> None:
+    # The DuckDB profile joins on these values: a duplicate would count its rows twice.
+    from monitor.profile import CategoricalSpec
+
+    with pytest.raises(ValueError, match="duplicate values in known"):
+        CategoricalSpec(name="c", expr="c", top=("a",), known=("a", "a", "b"))
+
+
 def test_a_reference_with_no_categories_counts_everything_as_other(store: DuckDBStore) -> None:
     from monitor.profile import CategoricalSpec
 
