@@ -9,13 +9,12 @@ alerts/incidents.py.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import field_validator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.errors import ConfigError
 from monitor.summary import FeatureVerdict, RunSummary

@@ -14,7 +14,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from monitor import service
 from monitor.auth import Authenticator, auth_settings_from
 from monitor.config import ModelConfig, Settings, get_settings, load_config_dir
-from monitor.logs import TraceMiddleware, configure_logging
 from monitor.errors import (
     ConfigError,
     DriftlineError,
@@ -23,6 +22,7 @@ from monitor.errors import (
     TableNotFound,
     UnsafeIdentifier,
 )
+from monitor.logs import TraceMiddleware, configure_logging
 from monitor.summary import RunSummary
 from reports import pages
 

@@ -18,7 +18,7 @@ from monitor.summary import RunSummary
 
 def _when(text: str) -> datetime:
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text)  # 3.11 reads a trailing Z
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-20T00:00Z)") from None
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt

@@ -92,7 +92,7 @@ def test_run_report_runs_and_health_over_http(api) -> None:  # type: ignore[no-u
 
 
 def test_store_trouble_is_503_so_the_scheduler_retries(api) -> None:  # type: ignore[no-untyped-def]
-    client, directory = api
+    _client, directory = api
     cfg = directory / "wheel-assembly.yaml"
     cfg.write_text(cfg.read_text() + "\npredictions: {table: missing_table}\n")
     app = create_app(Settings(config_dir=str(directory), auth_mode="local-open"))

@@ -93,7 +93,7 @@ def test_late_labels_make_performance_not_yet_known_then_provisional_then_final(
     from sklearn.metrics import confusion_matrix
 
     rows = logs[logs["ts"] < START + timedelta(days=1)].merge(day0, on="request_id")
-    tn, fp, fn, tp = confusion_matrix(rows["label"], (rows["probability"] >= 0.5).astype(int)).ravel()
+    tn, _fp, _fn, tp = confusion_matrix(rows["label"], (rows["probability"] >= 0.5).astype(int)).ravel()
     acc = final.performance["metrics"]["accuracy"]["value"]  # type: ignore[index]
     assert abs(acc - (tp + tn) / len(rows)) < 1e-12
     assert isinstance(pd.Timestamp(final.performance["computed_at"]), pd.Timestamp)  # type: ignore[index]
