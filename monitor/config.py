@@ -99,6 +99,7 @@ class FeatureConfig(_Strict):
     statistic: str | None = None  # overrides the kind's default
     threshold: float | None = Field(default=None, ge=0)  # practical floor for the statistic
     spread_floor: float | None = Field(default=None, ge=0, lt=1)  # numerical: overrides drift.spread_floor
+    spread: bool = True  # numerical: false switches the spread test off for this feature alone
 
     @field_validator("name")
     @classmethod

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from monitor import performance_run, profiling
-from monitor.config import ModelConfig
+from monitor.config import FeatureConfig, ModelConfig
 from monitor.decision import Decision, DecisionInput, PrecomputedTest, decide
 from monitor.errors import ConfigError, TableNotFound
 from monitor.ingest import REJECTS_TABLE, ingest
@@ -125,6 +125,15 @@ def _verdict(d: Decision) -> FeatureVerdict:
                           extra={"floor": d.floor, **d.extra})
 
 
+def spread_floor(cfg: ModelConfig, feature: FeatureConfig | None) -> float | None:
+    """The spread test's floor for one column: the feature's own, else the model's; None: no test."""
+    if feature is not None and not feature.spread:
+        return None
+    if feature is not None and feature.spread_floor is not None:
+        return feature.spread_floor
+    return cfg.drift.spread_floor
+
+
 def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
     """The other registered statistics, shown on the page beside the deciding one."""
     out: dict[str, float] = {}
@@ -185,8 +194,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows,
-                                   spread_floor=(f.spread_floor if f and f.spread_floor is not None
-                                                 else cfg.drift.spread_floor)))
+                                   spread_floor=spread_floor(cfg, f)))
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
     cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted

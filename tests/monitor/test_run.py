@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from monitor import simulate
-from monitor.run import run_window, window_for
+from monitor.run import run_window, spread_floor, window_for
 from monitor.summary import AlertEntry, RunSummary
 from tests.conftest import START
 
@@ -35,6 +35,15 @@ def test_injected_drift_is_flagged_and_untouched_features_are_not(loaded) -> Non
     assert hit.data_quality["tire_type"].unseen_values == ["R18-eco"]
     assert 0 < hit.drift_share < 1 and hit.rows == 600
     assert hit.window.start.isoformat() == "2026-11-20T00:00:00+00:00"
+
+
+def test_the_spread_floor_comes_from_the_feature_then_the_model_and_a_feature_can_switch_it_off(cfg) -> None:  # type: ignore[no-untyped-def]
+    first = cfg.features[0]
+    assert spread_floor(cfg, None) == spread_floor(cfg, first) == cfg.drift.spread_floor == 0.025
+    assert spread_floor(cfg, first.model_copy(update={"spread_floor": 0.05})) == 0.05
+    assert spread_floor(cfg, first.model_copy(update={"spread": False, "spread_floor": 0.05})) is None
+    off = cfg.model_copy(update={"drift": cfg.drift.model_copy(update={"spread_floor": None})})
+    assert spread_floor(off, first) is None
 
 
 def test_a_second_run_of_a_window_returns_the_stored_result_and_notifies_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
