@@ -12,7 +12,7 @@ For each column (feature, prediction, label) of a run:
    If ``t <= floor`` there is no evidence of a change above the floor: p = 1.
    Numerical columns get a second test, on their **spread**: the log ratio of the window's and
    the reference's mean absolute deviation from the median (from the bins), H0: it is at most
-   ``spread_floor`` in size, a one-sided z-test on the boundary. A distance on binned values
+   ``spread_floor`` in size, a z-test on the boundary (both of its tails). A distance on binned values
    sees a 1.2x scale change of a heavy-tailed feature poorly (its mass moves beyond the outer
    quantiles); this ratio sees it alike on every shape, and a small location shift hardly
    moves it. The column's p-value
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as sps
@@ -121,7 +121,6 @@ class Spread:
     p_value: float
     se: float
     floor: float
-    location_p: float | None = None  # the distance's own p-value, before the two are combined
 
 
 def _median(counts: np.ndarray, bounds: np.ndarray) -> float:
@@ -252,6 +251,7 @@ class _Pending:
     p_value: float | None
     null: _Null | None
     spread: Spread | None = None
+    location_p: float | None = None  # the distance's own p-value, before it is combined with the spread's
 
 
 def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
@@ -270,13 +270,12 @@ def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
     p = 1.0 if t <= floor else null.sf(t)
     if not np.isfinite(p):
         p = 1.0
-    spread = None
-    if isinstance(item.spec, NumericSpec) and geom.points is not None and item.spread_floor is not None:
-        spread = replace(spread_test(ref, cur, geom.points, np.asarray(item.spec.edges, dtype=float),
-                                     item.spread_floor), location_p=p)
-        # weighted Bonferroni: valid whatever the dependence of the two tests on the same rows
-        p = min(1.0, p / LOCATION_WEIGHT, spread.p_value / (1 - LOCATION_WEIGHT))
-    return _Pending(item, stat.name, floor, t, p, null, spread)
+    if not (isinstance(item.spec, NumericSpec) and geom.points is not None and item.spread_floor is not None):
+        return _Pending(item, stat.name, floor, t, p, null)
+    spread = spread_test(ref, cur, geom.points, np.asarray(item.spec.edges, dtype=float), item.spread_floor)
+    # weighted Bonferroni: valid whatever the dependence of the two tests on the same rows
+    combined = min(1.0, p / LOCATION_WEIGHT, spread.p_value / (1 - LOCATION_WEIGHT))
+    return _Pending(item, stat.name, floor, t, combined, null, spread, location_p=p)
 
 
 def benjamini_hochberg(p_values: Sequence[float], fdr: float) -> tuple[list[bool], float]:
@@ -327,13 +326,13 @@ def decide(
                 share = LOCATION_WEIGHT if pend.spread is not None else 1.0
                 threshold = pend.null.isf(level * share) if pend.null is not None else pend.floor
         extra: dict[str, float] = {"level": level}
-        if pend.spread is not None:
+        if pend.spread is not None and pend.location_p is not None:
             extra.update(spread=pend.spread.value, spread_p=pend.spread.p_value, spread_floor=pend.spread.floor,
-                         location_p=float(pend.spread.location_p if pend.spread.location_p is not None else 1.0),
+                         location_p=pend.location_p,
                          # "flagged on spread" only when the distance alone would not have flagged it
                          spread_flagged=float(status == "drift"
                                               and pend.spread.p_value / (1 - LOCATION_WEIGHT) <= level
-                                              and (pend.spread.location_p or 1.0) / LOCATION_WEIGHT > level))
+                                              and pend.location_p / LOCATION_WEIGHT > level))
         out.append(
             Decision(
                 name=item.name,
