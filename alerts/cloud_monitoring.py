@@ -36,8 +36,8 @@ from google.cloud.monitoring_v3.services.metric_service.transports import Metric
 
 from alerts.base import MetricPoint
 from alerts.metrics import BASE_LABELS, METRICS
-from alerts.state import AlertState
 from monitor.errors import NotifierRejected, NotifierRetryable
+from monitor.schema.alerting import AlertState
 
 PREFIX = "custom.googleapis.com/driftline/"
 MAX_SERIES_PER_CALL = 200  # the CreateTimeSeries limit

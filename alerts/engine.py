@@ -14,9 +14,10 @@ from alerts.base import Message, MetricPoint, MetricsSink, Notifier
 from alerts.incidents import Transition, step
 from alerts.metrics import points_for
 from alerts.outbox import Sender, enqueue, flush
-from alerts.rules import AlertsConfig, Finding, evaluate, persisted_severity
-from alerts.state import AlertState, Delivery, Incident
-from monitor.summary import AlertEntry, RunSummary
+from alerts.rules import Finding, evaluate, persisted_severity
+from monitor.config.alerts import AlertsConfig
+from monitor.schema.alerting import AlertState, Delivery, Incident
+from monitor.schema.summary import AlertEntry, RunSummary
 
 _QUALITY_RULES = ("null_rate", "out_of_range_rate", "rejected_rows", "volume")
 _WORDS = {"open": "", "escalate": "", "renotify": "still: ", "resolve": ""}

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from alerts.rules import Finding
-from alerts.state import Incident
+from monitor.schema.alerting import Incident
 
 Kind = Literal["open", "escalate", "renotify", "resolve"]
 _RANK = {None: 0, "warn": 1, "critical": 2}

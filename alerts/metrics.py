@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.base import MetricPoint
-from monitor.summary import RunSummary
+from monitor.schema.summary import RunSummary
 
 BASE_LABELS = ("model", "model_version")
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alerts.rules import OutboxPolicy
-from alerts.state import AlertState, Delivery
+from monitor.config.alerts import OutboxPolicy
 from monitor.errors import NotifierRejected, NotifierRetryable
+from monitor.schema.alerting import AlertState, Delivery
 
 log = logging.getLogger("driftline.alerts")
 

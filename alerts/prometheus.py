@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alerts.metrics import METRICS, points_for
-from monitor.summary import RunSummary
+from monitor.schema.summary import RunSummary
 
 PREFIX = "driftline_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -6,16 +6,10 @@ import logging
 import re
 from collections.abc import Iterable
 
+from monitor.config.channels import mask_phone
+
 _PHONE = re.compile(r"(?:\+|%2B)\d{6,15}")  # E.164, raw or form-encoded
 _MIN_SECRET = 6  # shorter values would redact ordinary words
-
-
-def mask_phone(number: str) -> str:
-    """A phone number with all but its last four digits hidden: +*******4567."""
-    number = number.strip()
-    prefix = "+" if number.startswith(("+", "%2B")) else ""
-    digits = re.sub(r"\D", "", number.removeprefix("%2B"))
-    return prefix + "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
 class Redactor:

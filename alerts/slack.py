@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -38,9 +39,10 @@ _EMOJI = {"warn": ":warning:", "critical": ":rotating_light:", "resolved": ":whi
 class CappedRateLimitHandler(RateLimitErrorRetryHandler):
     """The SDK's 429 handler, but a Retry-After longer than `max_wait` seconds is left to the outbox."""
 
-    def __init__(self, max_retry_count: int, max_wait: float) -> None:
+    def __init__(self, max_retry_count: int, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait = max_wait
+        self._sleep = sleep  # injectable, so tests wait on a clock of their own
 
     @staticmethod
     def _retry_after(response: HttpResponse) -> float:
@@ -74,7 +76,7 @@ class CappedRateLimitHandler(RateLimitErrorRetryHandler):
     ) -> None:
         assert response is not None
         state.next_attempt_requested = True
-        time.sleep(self._retry_after(response))
+        self._sleep(self._retry_after(response))
         state.increment_current_attempt()
 
 
@@ -88,14 +90,15 @@ class ProportionalJitter(Jitter):
         return duration + random.random() * self.scale
 
 
-def retry_handlers(max_retries: int, backoff_factor: float, max_retry_after: float) -> list[RetryHandler]:
+def retry_handlers(max_retries: int, backoff_factor: float, max_retry_after: float,
+                   sleep: Callable[[float], None] = time.sleep) -> list[RetryHandler]:
     """Retries for connection errors, 429 and 5xx with the given short-or-long waits."""
     interval = BackoffRetryIntervalCalculator(
         backoff_factor=backoff_factor, jitter=ProportionalJitter(backoff_factor)
     )
     return [
         ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-        CappedRateLimitHandler(max_retry_count=max_retries, max_wait=max_retry_after),
+        CappedRateLimitHandler(max_retry_count=max_retries, max_wait=max_retry_after, sleep=sleep),
         ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
 
@@ -157,13 +160,14 @@ class SlackNotifier:
         backoff_factor: float = 0.5,
         max_retry_after: float = 30.0,
         redactor: Redactor | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not webhook_url and not (token and channel):
             raise ValueError("slack needs a bot token and a channel, or a webhook URL")
         self._redact = redactor or Redactor()
         self._redact.add(*(s for s in (token, webhook_url) if s))
         logger = redacting_logger("driftline.alerts.slack_sdk", self._redact)
-        handlers = retry_handlers(max_retries, backoff_factor, max_retry_after)
+        handlers = retry_handlers(max_retries, backoff_factor, max_retry_after, sleep)
         self._channel = channel
         self._web = None if webhook_url else WebClient(
             token=token, base_url=base_url, timeout=timeout, logger=logger, retry_handlers=handlers

@@ -8,25 +8,18 @@ outbox row separate, so a retry never pages a recipient twice.
 
 from __future__ import annotations
 
-import re
-
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from alerts.base import Message
-from alerts.redact import Redactor, mask_phone, redacting_logger
+from alerts.redact import Redactor, redacting_logger
+from monitor.config.channels import mask_phone, valid_e164
 from monitor.errors import NotifierRejected, NotifierRetryable
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 SEGMENT = 160  # one GSM-7 SMS segment
 # GSM-7 basic set, ASCII part; ^{}\[]~| are 2-septet escapes and best avoided
 _GSM_ASCII = set(" !\"#%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz\n$")
-
-
-def valid_e164(number: str) -> bool:
-    """True when a phone number is in E.164 form (+ country code, up to 15 digits)."""
-    return bool(E164.match(number))
 
 
 def _gsm(text: str) -> str:

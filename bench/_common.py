@@ -74,8 +74,8 @@ def generate(db: Path, table: str, rows: int, *, seed: int, shift: float = 0.0) 
 
 def build_reference(db: Path, table: str, out: Path) -> Path:
     """Fix specs from the reference in SQL and profile it once; saved as JSON for the children."""
-    from monitor import profiling
-    from monitor.sql import Source
+    from monitor.sql import profiler as profiling
+    from monitor.sql.queries import Source
     from monitor.stores.duckdb import DuckDBStore
 
     store = DuckDBStore(db)
@@ -210,7 +210,7 @@ def run_scan(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def decide_all(specs: dict[str, Any], ref: Any, window: Any) -> list[Any]:
-    from monitor.decision import DecisionInput, decide
+    from monitor.drift.decision import DecisionInput, decide
 
     items = [DecisionInput(name=n, kind=s.kind, spec=s, reference=ref.features[n], window=window.features[n])
              for n, s in specs.items()]
@@ -218,9 +218,9 @@ def decide_all(specs: dict[str, Any], ref: Any, window: Any) -> list[Any]:
 
 
 def run_profile(args: dict[str, Any]) -> dict[str, Any]:
-    """Time monitor.profiling.profile + monitor.decision.decide on a window; report peak RSS."""
-    from monitor import profiling
-    from monitor.sql import Source
+    """Time monitor.sql.profiler.profile + monitor.drift.decision.decide on a window; report peak RSS."""
+    from monitor.sql import profiler as profiling
+    from monitor.sql.queries import Source
     from monitor.stores.duckdb import DuckDBStore
 
     saved = json.loads(Path(args["reference"]).read_text())

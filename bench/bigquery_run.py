@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import simulate
 from monitor.config import load_model_config
-from monitor.run import run_window
-from monitor.stores.bigquery import BigQueryStore, PredictionsLayout
+from monitor.demo import simulate
+from monitor.pipeline.run import run_window
+from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout
 from tests.conftest import START, write_config
 from tests.monitor.stores.emulator import Emulator
 
@@ -55,9 +55,9 @@ def latency(emulator: Emulator, n: int) -> dict[str, float]:
     """p50/p99 ms of /predict with the emulator up, then stopped (sequential requests)."""
     import httpx
     import numpy as np
-
-    from monitor.predlog import PredictionLogger
     from tests.monitor.stores.test_predlog import LAYOUT, ServedApp
+
+    from monitor.client.predlog import PredictionLogger
 
     BigQueryStore(emulator.client(), "served", layouts=[LAYOUT]).init()
     table = f"{emulator.project}.served.{LAYOUT.table}"

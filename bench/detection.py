@@ -30,10 +30,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.decision import DecisionInput, decide
-from monitor.multivariate import domain_classifier
-from monitor.profile import Kind
-from monitor.profile_frame import build_specs, profile_frame
+from monitor.drift.decision import DecisionInput, decide
+from monitor.drift.multivariate import domain_classifier
+from monitor.schema.profile import Kind
+from tests.oracle.profile_frame import build_specs, profile_frame
 
 REF_ROWS = 50_000
 SIZES = (200, 2_000, 20_000, 200_000)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitor import simulate
-from monitor.estimation import ScoreHistogram, estimate, fit_calibrator
-from monitor.performance import LabelledCounts, PerformancePolicy, evaluate, reference_performance
+from monitor.demo import simulate
+from monitor.performance.estimated import ScoreHistogram, estimate, fit_calibrator
+from monitor.performance.realized import LabelledCounts, PerformancePolicy, evaluate, reference_performance
 
 THRESHOLD = 0.5
 METRICS = ("accuracy", "recall_0")

@@ -5,7 +5,7 @@
 
 The window (8 numerical, 2 categorical features) and a 50,000-row reference are generated
 inside DuckDB (bench/_common.py); specs are fixed from the reference. Each measurement runs in
-a fresh process: monitor.profiling.profile + monitor.decision.decide (wall, CPU, peak RSS),
+a fresh process: monitor.sql.profiler.profile + monitor.drift.decision.decide (wall, CPU, peak RSS),
 and a query reading the same columns once (best of 3 after a warm-up). Acceptance: peak
 memory < 500 MB, time < 5 x the scan. The experiments time the production query on each kind
 of feature alone and the other SQL shapes we tried for each aggregate family (docs/scale.md).
@@ -40,7 +40,7 @@ from _common import (
     scan_sql,
 )
 
-from monitor.profile import CategoricalSpec, NumericSpec, Spec
+from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec
 
 MEMORY_MB, TIMES_SCAN = 500, 5
 
@@ -121,8 +121,8 @@ def _fetch(con: Any, sql: str, params: dict[str, Any] | None) -> list[Any]:
 def run_variant(args: dict[str, Any]) -> dict[str, Any]:
     """Child mode: time the production query, its parts (numerical / categorical features alone,
     through the same profile_query) and the alternative shapes, each best of `repeats` after a warm-up."""
-    from monitor import profiling
-    from monitor.sql import DUCKDB, Source, profile_query
+    from monitor.sql import profiler as profiling
+    from monitor.sql.queries import DUCKDB, Source, profile_query
     from monitor.stores.duckdb import DuckDBStore
 
     saved = json.loads(Path(args["reference"]).read_text())

@@ -4,7 +4,7 @@
     .venv/bin/python bench/scale.py --quick    # 10,000 / 100,000 rows, a smoke run (~2 min)
 
 For every size, each in a fresh process on the same seeded rows (bench/_common.py): DuckDB
-scanning the profiled columns once; Driftline's monitor.profiling.profile + decide (the
+scanning the profiled columns once; Driftline's monitor.sql.profiler.profile + decide (the
 production query); and Evidently 0.7's Report([DataDriftPreset()]) on pandas
 DataFrames of the same rows, killed after 10 minutes or ~16 GB, and skipped at larger sizes
 once it has failed. Targets (issue 5): >= 20x faster than Evidently at 1,000,000 rows; peak

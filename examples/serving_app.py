@@ -23,7 +23,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel, Field
 
-from monitor.predlog import PredictionLogger
+from monitor.client.predlog import PredictionLogger
 
 SIGNALS = ("step", "z", "fx", "fy", "fz", "tx", "ty", "tz")
 STEPS = 10
@@ -47,7 +47,7 @@ class PredictResponse(BaseModel):
 
 
 def aggregates(sequence: np.ndarray) -> dict[str, float]:
-    """The per-signal aggregates the monitor watches (population std, as in monitor.simulate)."""
+    """The per-signal aggregates the monitor watches (population std, as in monitor.demo.simulate)."""
     out: dict[str, float] = {}
     for j, name in enumerate(SIGNALS):
         x = sequence[:, j]

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.config import ModelConfig, Settings, load_config_dir
+from monitor.config import ModelConfig, Settings
 from monitor.errors import ConfigError, DriftlineError
-from monitor.summary import RunSummary
+from monitor.pipeline.models import load_models
+from monitor.schema.summary import RunSummary
 
 
 def _when(text: str) -> datetime:
@@ -60,9 +61,9 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
-    from monitor import service
+    from monitor.api import wiring as service
 
-    configs = load_config_dir(args.config_dir)
+    configs = load_models(args.config_dir)
     service.register(configs)
     if getattr(args, "model", None) and args.model not in configs:
         raise ConfigError(f"unknown model {args.model!r}; configured: {sorted(configs)}")
@@ -70,7 +71,7 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor import service
+    from monitor.api import wiring as service
 
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         summaries = service.run(_configs(args), at=args.at, model=args.model)
@@ -87,7 +88,7 @@ def _emit(summaries: Sequence[RunSummary], as_json: bool) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from monitor import service
+    from monitor.api import wiring as service
 
     configs = _configs(args)
     out: list[RunSummary] = []
@@ -105,8 +106,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from monitor import service
-    from monitor.ingest import ingest
+    from monitor.api import wiring as service
+    from monitor.pipeline.ingest import ingest
 
     configs = _configs(args)
     if args.model is None and len(configs) > 1:
@@ -118,7 +119,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from monitor import service
+    from monitor.api import wiring as service
 
     for cfg in _configs(args).values():
         service.open_store(cfg).init()
@@ -129,7 +130,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from monitor.app import create_app
+    from monitor.api.app import create_app
 
     settings = Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
                         public_url=f"http://{args.host}:{args.port}")
@@ -138,7 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from monitor.demo import run_demo
+    from monitor.demo.walkthrough import run_demo
 
     # With --json, stdout carries only the JSON array: progress and console alerts go to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
@@ -163,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="simulate a week of wheel-assembly traffic and monitor it")
     d.add_argument("--dir", default="./driftline-demo")
     d.add_argument("--json", action="store_true", help="print the run summaries as one JSON array")
-    from monitor.simulate import SCENARIOS
+    from monitor.demo.simulate import SCENARIOS
 
     d.add_argument("--scenario", default="new_tire_batch", choices=sorted(SCENARIOS))
     d.add_argument("--days", type=int, default=7)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, Field
 from scipy import stats as sps
 
-from monitor.profile import CategoricalProfile, NumericProfile, WindowProfile
+from monitor.schema.profile import CategoricalProfile, NumericProfile, WindowProfile
 
 NULL_FLOOR = 0.01  # one point more nulls than the reference before it is a problem
 RANGE_FLOOR = 0.005
@@ -59,6 +59,16 @@ def _rate_check(check: str, subject: str, hits: int, n: int, expected: float, fl
                         status="problem" if p <= alpha else "ok", detail=f"{hits} of {n} rows (p={p:.2g})")
 
 
+def missing(p: NumericProfile | CategoricalProfile) -> int:
+    """NULL (or NaN) values: the one null-rate definition. Infinite values are counted apart (`infinite`)."""
+    return p.nulls
+
+
+def null_rate(p: NumericProfile | CategoricalProfile) -> float:
+    """missing(p) as a share of the window's rows."""
+    return missing(p) / max(p.count, 1)
+
+
 def _family(t: str) -> str:
     t = t.lower()
     return "number" if any(k in t for k in _NUMERIC) else ("text" if "char" in t or "string" in t else t)
@@ -75,8 +85,8 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
         if ref is None or name.startswith("__"):
             continue
         n_ref = max(ref.count, 1)
-        out.checks.append(_rate_check("null_rate", name, cur.nulls + getattr(cur, "infinite", 0), cur.count,
-                                      (ref.nulls + getattr(ref, "infinite", 0)) / n_ref, NULL_FLOOR, alpha))
+        out.checks.append(_rate_check("null_rate", name, missing(cur), cur.count, missing(ref) / n_ref,
+                                      NULL_FLOOR, alpha))
         if isinstance(cur, NumericProfile) and isinstance(ref, NumericProfile):
             # A value from the reference's own distribution falls outside its min..max with
             # probability about 2 / (N + 1).

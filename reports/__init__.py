@@ -1,0 +1,1 @@
+"""The /report pages (HTML and charts) and the Evidently report adapter."""

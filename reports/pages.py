@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from monitor.summary import FeatureVerdict, RunSummary
+from monitor.schema.summary import FeatureVerdict, RunSummary
 from reports.charts import line_chart
 
 _CSS = """

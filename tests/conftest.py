@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor import simulate
 from monitor.config import ModelConfig, load_model_config
+from monitor.demo import simulate
 from monitor.stores.duckdb import DuckDBStore
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "monitor" / "examples" / "wheel-assembly.yaml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "monitor" / "demo" / "examples" / "wheel-assembly.yaml"
 START = datetime(2026, 11, 16)
 
 

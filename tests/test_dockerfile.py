@@ -99,7 +99,7 @@ def test_final_stage_runs_as_non_root_with_healthcheck_and_port(stages: list[Sta
     (healthcheck,) = final.args("HEALTHCHECK")
     assert "/healthz" in healthcheck and "PORT" in healthcheck
     (cmd,) = final.args("CMD")
-    assert "uvicorn monitor.app:app" in cmd
+    assert "uvicorn monitor.api.app:app" in cmd
     assert "--host 0.0.0.0" in cmd and "--port ${PORT:-8080}" in cmd
     env = {k: v for args in final.args("ENV") for k, v in _env_pairs(args).items()}
     assert env.get("DRIFTLINE_CONFIG_DIR", "").startswith("/")
@@ -302,7 +302,7 @@ def _wait_for_health(url: str, process: subprocess.Popen[str]) -> int:
 
 @pytest.mark.slow
 def test_replayed_image_builds_starts_and_answers_healthz(stages: list[Stage], tmp_path: Path) -> None:
-    missing = [p for p in ("requirements.txt", "README.md", "monitor/app.py") if not (ROOT / p).exists()]
+    missing = [p for p in ("requirements.txt", "README.md", "monitor/api/app.py") if not (ROOT / p).exists()]
     if missing:
         pytest.skip(f"cannot replay the image yet: {', '.join(missing)} missing")
     replay = Replay(stages, tmp_path)
@@ -319,7 +319,7 @@ def test_replayed_image_builds_starts_and_answers_healthz(stages: list[Stage], t
     # What a deployment mounts or bakes in: a model config in $DRIFTLINE_CONFIG_DIR.
     config_dir = Path(env["DRIFTLINE_CONFIG_DIR"])
     config_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "monitor" / "examples" / "wheel-assembly.yaml", config_dir)
+    shutil.copy(ROOT / "monitor" / "demo" / "examples" / "wheel-assembly.yaml", config_dir)
     (cmd,) = stages[-1].args("CMD")
     command = cmd.replace("--host 0.0.0.0", "--host 127.0.0.1")  # tests bind to loopback only
     assert command != cmd

@@ -68,12 +68,12 @@ def test_schedule_retry_and_deadline(job: Any) -> None:
 
 
 def test_target_matches_the_apps_route(job: Any, tmp_path: Path) -> None:
-    if importlib.util.find_spec("monitor.app") is None:
+    if importlib.util.find_spec("monitor.api.app") is None:
         pytest.skip("monitor/app.py does not exist yet: cannot check the route")
-    from monitor.app import create_app
+    from monitor.api.app import create_app
     from monitor.config import Settings
 
-    shutil.copy(ROOT / "monitor" / "examples" / "wheel-assembly.yaml", tmp_path)
+    shutil.copy(ROOT / "monitor" / "demo" / "examples" / "wheel-assembly.yaml", tmp_path)
     app = create_app(Settings(config_dir=str(tmp_path), auth_mode="local-open"))
     path = urlparse(job.http_target.uri).path
     methods = {m for r in app.routes if getattr(r, "path", None) == path for m in getattr(r, "methods", ())}

@@ -1,6 +1,6 @@
 """The store protocol: where the logs live, answering in SQL terms.
 
-A store renders table names, runs a Query built by monitor.sql (the one definition shared
+A store renders table names, runs a Query built by monitor.sql.queries (the one definition shared
 by every store) and keeps Driftline's own state (runs, reference specs). Everything that
 scans logs is SQL pushed down to the store; only bounded results come back.
 """
@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from alerts.state import AlertState
-from monitor.sql import Dialect, Query
+from monitor.schema.alerting import AlertState
+from monitor.sql.queries import Dialect, Query
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Store(Protocol):
     def put_state(self, key: str, value: str) -> None: ...
 
     def alert_state(self) -> AlertState:
-        """Incident and outbox state kept beside the runs (alerts.state)."""
+        """Incident and outbox state kept beside the runs (monitor.schema.alerting)."""
 
     @property
     def bytes_processed(self) -> int:

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from alerts.base import MetricsSink, Notifier
-from alerts.channels import ChannelsConfig, build_metrics_sink, build_notifiers
+from alerts.channels import build_metrics_sink, build_notifiers
 from alerts.console import ConsoleNotifier
 from alerts.engine import AlertOutcome, process_run
-from alerts.rules import AlertsConfig
-from alerts.state import DuckDBAlertState
-from monitor.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
+from monitor.config.alerts import AlertsConfig
+from monitor.config.channels import ChannelsConfig
+from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
+from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.fakes.http import FakeServer, slack_api, slack_webhook, twilio_messages
 from tests.alerts.fakes.monitoring import FakeMetricService
 

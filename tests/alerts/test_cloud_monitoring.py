@@ -11,8 +11,8 @@ import pytest
 from alerts.base import MetricPoint
 from alerts.cloud_monitoring import MAX_SERIES_PER_CALL, CloudMonitoringSink, metric_type
 from alerts.metrics import METRICS, points_for
-from alerts.state import DuckDBAlertState
 from monitor.errors import NotifierRejected, NotifierRetryable
+from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.conftest import make_summary
 from tests.alerts.fakes.monitoring import FakeMetricService
 

@@ -10,8 +10,8 @@ import pytest
 
 from alerts.console import ConsoleNotifier
 from alerts.engine import process_run, run_key
-from alerts.rules import AlertsConfig
-from alerts.state import DuckDBAlertState
+from monitor.config.alerts import AlertsConfig
+from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.conftest import Harness, make_summary
 from tests.alerts.fakes.http import FakeServer, Reply
 from tests.alerts.fakes.monitoring import FakeMetricService

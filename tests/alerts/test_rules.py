@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from alerts.rules import AlertsConfig, Thresholds, evaluate, persisted_severity
+from alerts.rules import evaluate, persisted_severity
+from monitor.config.alerts import AlertsConfig, Thresholds
 from monitor.errors import ConfigError
-from monitor.summary import FeatureVerdict
+from monitor.schema.summary import FeatureVerdict
 from tests.alerts.conftest import make_summary
 
 
@@ -49,8 +50,9 @@ def test_dataset_drift_defaults_warn_on_the_verdict_and_page_above_half() -> Non
 
 
 def test_data_quality_rules() -> None:
-    config = AlertsConfig.model_validate({"volume": {"expected_rows": 1000}})
-    s = make_summary(0, rows=400, rejected=40, null_rates={"torque": 0.3, "speed": 0.06})
+    config = AlertsConfig()
+    s = make_summary(0, rows=400, rejected=40, null_rates={"torque": 0.3, "speed": 0.06}).model_copy(
+        update={"expected_rows": 1000})
     nulls = evaluate("null_rate", config.null_rate, s)["dataset"]
     assert nulls.level == "critical"
     assert nulls.lines == ("torque null rate 0.3 > 0.2", "speed null rate 0.06 > 0.05")
@@ -58,6 +60,7 @@ def test_data_quality_rules() -> None:
     assert (rejected.level, rejected.headline) == ("warn", "40/440 rows rejected (0.0909 > 0.01)")
     volume = evaluate("volume", config.volume, s)["dataset"]
     assert (volume.level, volume.headline) == ("warn", "400 rows, expected 1000 (off by 60%)")
+    s = s.model_copy(update={"expected_rows": None})
     assert evaluate("volume", AlertsConfig().volume, s) == {}  # no expected count: off
 
 

@@ -9,9 +9,10 @@ import grpc
 import pytest
 from pydantic import ValidationError
 
-from alerts.channels import ChannelsConfig, build_notifiers
-from alerts.state import DuckDBAlertState
+from alerts.channels import build_notifiers
+from monitor.config.channels import ChannelsConfig
 from monitor.errors import NotifierError
+from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.conftest import (
     ONCALL,
     SLACK_TOKEN,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from alerts.base import Message
@@ -19,7 +21,7 @@ MESSAGE = Message(
 )
 
 
-def bot(fake: FakeServer, token: str = SLACK_TOKEN, **kw: float) -> SlackNotifier:
+def bot(fake: FakeServer, token: str = SLACK_TOKEN, **kw: Any) -> SlackNotifier:
     opts = {"max_retries": 2, "backoff_factor": 0.01, "max_retry_after": 1.0, **kw}
     return SlackNotifier(token=token, channel="#ml-alerts", base_url=f"{fake.url}/api/", **opts)  # type: ignore[arg-type]
 
@@ -51,8 +53,10 @@ def test_blocks_carry_headline_severity_values_quality_and_link() -> None:
 
 def test_rate_limit_is_retried_after_retry_after(slack_fake: FakeServer) -> None:
     slack_fake.script = [Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
-    bot(slack_fake).send(MESSAGE)
+    waited: list[float] = []
+    bot(slack_fake, sleep=waited.append).send(MESSAGE)  # type: ignore[arg-type]
     assert len(slack_fake.requests) == 2
+    assert waited == [1.0]  # the Retry-After, on the injected clock instead of the wall clock
 
 
 def test_retry_after_beyond_the_cap_is_left_to_the_outbox(slack_fake: FakeServer) -> None:

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.base import Message
-from alerts.channels import SmsChannel
-from alerts.rules import AlertsConfig
 from alerts.sms import SEGMENT, SmsNotifier, sms_text
+from monitor.config.alerts import AlertsConfig
+from monitor.config.channels import SmsChannel
 from monitor.errors import NotifierRejected, NotifierRetryable
 from tests.alerts.conftest import ONCALL, TWILIO_SID, TWILIO_TOKEN
 from tests.alerts.fakes.http import FakeServer, Reply

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.monitor.test_run import SHIFTED
+from tests.monitor.pipeline.test_run import SHIFTED
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor import service
-from monitor.app import create_app
+from monitor.api import wiring as service
+from monitor.api.app import create_app
 from monitor.config import Settings
-from monitor.demo import run_demo
-from monitor.sql import Query
-from tests.monitor.test_app import _free_port, serve
+from monitor.demo.walkthrough import run_demo
+from monitor.sql.queries import Query
+from tests.monitor.api.test_app import _free_port, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +72,9 @@ def test_report_of_a_demo_week(browser, tmp_path: Path) -> None:  # type: ignore
 
 
 def test_report_of_a_ten_million_row_window_stays_small(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from monitor import simulate
     from monitor.config import load_model_config
-    from monitor.run import run_window
+    from monitor.demo import simulate
+    from monitor.pipeline.run import run_window
     from tests.conftest import write_config
 
     path = write_config(tmp_path, report="{evidently: true, sample_rows: 20000}")

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from monitor import simulate
 from monitor.config import ModelConfig, load_model_config
+from monitor.demo import simulate
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound, UnsafeIdentifier
-from monitor.profiling import sample
-from monitor.run import run_window
-from monitor.sql import Query, Source
+from monitor.pipeline.run import run_window
+from monitor.schema.summary import FeatureVerdict, RunSummary
+from monitor.sql.profiler import sample
+from monitor.sql.queries import Query, Source
 from monitor.stores.base import RunRecord
-from monitor.stores.bigquery import BigQueryStore, PredictionsLayout, predictions_table
+from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout, predictions_table
 from monitor.stores.duckdb import DuckDBStore
-from monitor.summary import FeatureVerdict, RunSummary
 from tests.conftest import START, write_config
 from tests.monitor.stores.emulator import Emulator
 

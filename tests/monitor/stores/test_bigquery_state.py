@@ -15,15 +15,17 @@ from fastapi.testclient import TestClient
 
 from alerts.base import Message
 from alerts.console import ConsoleNotifier
-from alerts.state import AlertState, Delivery, DuckDBAlertState, Incident
-from monitor import service, simulate
-from monitor.app import create_app
+from monitor.api import wiring as service
+from monitor.api.app import create_app
 from monitor.config import ModelConfig, Settings, load_config_dir
+from monitor.demo import simulate
 from monitor.errors import NotifierRetryable, TableNotFound
-from monitor.run import refresh_performance
-from monitor.stores.bigquery import BigQueryStore, PredictionsLayout
-from monitor.stores.bigquery_state import INCIDENTS_TABLE, META_TABLE, OUTBOX_TABLE, BigQueryAlertState
-from monitor.summary import RunSummary
+from monitor.pipeline.labels import refresh_performance
+from monitor.schema.alerting import AlertState, Delivery, Incident
+from monitor.schema.summary import RunSummary
+from monitor.stores.bigquery.state import INCIDENTS_TABLE, META_TABLE, OUTBOX_TABLE, BigQueryAlertState
+from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout
+from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.conftest import Harness, make_summary
 from tests.conftest import START, write_config
 from tests.monitor.stores.emulator import Emulator
@@ -159,14 +161,14 @@ def test_alert_state_without_its_dataset_is_table_not_found(bq_client: Any) -> N
         state.add_deliveries([_row("a", 1)])
 
 
-# -- the service on BigQuery: monitor.service.run, as POST /run and the CLI call it ------------------
+# -- the service on BigQuery: monitor.api.wiring.run, as POST /run and the CLI call it ------------------
 
 DAY_HIT = START + timedelta(days=5)  # run at this moment: the window of day 4, the new tire batch drifting
 
 
 @pytest.fixture
 def bq_service(tmp_path: Path, bq_live: Emulator, bq_dataset: str) -> Iterator[Service]:
-    """A BigQuery-configured model whose store (on the emulator) is the one monitor.service.open_store returns."""
+    """A BigQuery-configured model whose store (on the emulator) is the one monitor.api.wiring.open_store returns."""
     write_config(tmp_path, store=f"{{kind: bigquery, project: {bq_live.project}, dataset: {bq_dataset}}}",
                  report="{evidently: false}")
     configs = load_config_dir(tmp_path)

@@ -1,0 +1,113 @@
+"""Wiring shared by the API and the CLI: open each model's store, build its alert hook."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from alerts.base import MetricsSink, Notifier
+from monitor.config import ModelConfig
+from monitor.errors import ConfigError
+from monitor.pipeline.base import AlertHook
+from monitor.pipeline.run import run_models
+from monitor.schema.summary import AlertEntry, RunSummary
+from monitor.stores.base import Store
+
+_stores: dict[str, Store] = {}
+_known: dict[str, ModelConfig] = {}  # every loaded model, so a shared store knows all their tables
+_lock = threading.Lock()
+
+
+def register(configs: dict[str, ModelConfig]) -> None:
+    """Remember the loaded models (the API and the CLI call this once after loading configs)."""
+    _known.update(configs)
+
+
+def _store_key(cfg: ModelConfig) -> str:
+    s = cfg.store
+    return f"duckdb:{cfg.resolve(s.path).resolve()}" if s.kind == "duckdb" else f"bigquery:{s.project}.{s.dataset}"
+
+
+def open_store(cfg: ModelConfig) -> Store:
+    """The store of a model's config, one per location per process (DuckDB allows one writer)."""
+    s = cfg.store
+    key = _store_key(cfg)
+    with _lock:
+        if key not in _stores:
+            if s.kind == "duckdb":
+                from monitor.stores.duckdb import DuckDBStore
+
+                _stores[key] = DuckDBStore(cfg.resolve(s.path), memory_limit=s.memory_limit)
+            else:
+                try:
+                    from monitor.stores.bigquery.store import BigQueryStore
+                except ImportError as exc:  # pragma: no cover - depends on the install
+                    raise ConfigError(f"store.kind: bigquery needs google-cloud-bigquery ({exc})") from None
+                peers = [m for m in _known.values() if m.model != cfg.model and _store_key(m) == key]
+                _stores[key] = BigQueryStore.from_config(s, [cfg, *peers])
+        return _stores[key]
+
+
+def close_stores() -> None:
+    with _lock:
+        for store in _stores.values():
+            close = getattr(store, "close", None)
+            if close:
+                close()
+        _stores.clear()
+
+
+_notifiers: dict[str, tuple[dict[str, Notifier], MetricsSink | None]] = {}
+
+
+def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHook | None:
+    """The alerts pipeline for one model: rules, incidents, the outbox, notifiers and metrics."""
+    from alerts.channels import build_metrics_sink, build_notifiers
+    from alerts.engine import process_run
+
+    if not cfg.alerts.enabled:
+        return None
+    state = store.alert_state()
+    if cfg.model not in _notifiers:
+        _notifiers[cfg.model] = (build_notifiers(cfg.channels), build_metrics_sink(cfg.channels, state))
+    notifiers, metrics = _notifiers[cfg.model]
+    base = cfg.report.base_url or public_url
+
+    def hook(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
+        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base)
+        summary.extra["deliveries"] = out.summary_extra()
+        return out.alerts
+
+    return hook
+
+
+def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
+    """The model's open incidents, for the top of its page."""
+    getter = getattr(store, "alert_state", None)
+    if getter is None:
+        return []
+    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat()}
+            for i in getter().incidents(cfg.model) if i.status == "open"]
+
+
+def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
+        public_url: str = "", report_dir: str | None = None) -> list[RunSummary]:
+    """Run every configured model (or one) with its store and alerts: what POST /run does."""
+
+    def store_for(cfg: ModelConfig) -> Store:
+        return open_store(cfg)
+
+    def hook_for(cfg: ModelConfig, store: Store) -> AlertHook | None:
+        return alert_hook(cfg, store, public_url)
+
+    from reports.evidently_report import build_report
+
+    return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
+                      report_dir=Path(report_dir) if report_dir else None, report_builder=build_report)
+
+
+def report_file(summary: RunSummary) -> Path | None:
+    path = summary.extra.get("report_path")
+    return Path(path) if path and Path(path).exists() else None

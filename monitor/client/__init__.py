@@ -1,0 +1,1 @@
+"""The serving-side prediction logger: importable in a model server without pandas or Evidently."""

@@ -1,0 +1,181 @@
+"""The `alerts:` section of a model's config: rules with thresholds, persistence, cooldowns and channels.
+
+What each rule says about a run lives in alerts/rules.py; this is only what the user can set.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from monitor.config.common import Duration
+
+Level = Literal["warn", "critical"]
+CHANNELS_WITHOUT_WARN = frozenset({"sms"})  # SMS pages carry critical alerts only
+# The rules, in the order their findings are evaluated and listed.
+RULE_NAMES = ("feature_drift", "dataset_drift", "prediction_drift", "label_drift", "null_rate",
+              "out_of_range_rate", "rejected_rows", "volume", "performance")
+
+
+class Judged(Protocol):
+    """What a threshold lookup needs of a verdict (monitor.schema.summary.FeatureVerdict has it)."""
+
+    name: str
+    statistic: str
+    kind: str
+
+
+class Thresholds(BaseModel):
+    """A warn and a critical threshold on one value; warn=None means 'when the verdict says drifted'."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn: float | None = None
+    critical: float | None = None
+    direction: Literal["above", "below"] = "above"
+
+    def breached(self, value: float | None, threshold: float | None) -> bool:
+        if value is None or threshold is None:
+            return False
+        return value > threshold if self.direction == "above" else value < threshold
+
+    def level(self, value: float | None, drifted: bool = False) -> Level | None:
+        """The severity of one value against these thresholds."""
+        if self.breached(value, self.critical):
+            return "critical"
+        if self.breached(value, self.warn) or (self.warn is None and drifted):
+            return "warn"
+        return None
+
+    def shown(self, level: Level | None, fallback: float | None) -> float | None:
+        """The threshold to print beside a value of this level."""
+        if level == "critical" and self.critical is not None:
+            return self.critical
+        return self.warn if self.warn is not None else fallback
+
+
+class SeverityChannels(BaseModel):
+    """Which channels each severity goes to; channels that are not configured are skipped."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn: list[str] = Field(default_factory=lambda: ["console", "slack"])
+    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms"])
+    resolved: list[str] = Field(default_factory=lambda: ["console", "slack"])
+
+    @model_validator(mode="after")
+    def _sms_critical_only(self) -> SeverityChannels:
+        for severity in ("warn", "resolved"):
+            bad = sorted(CHANNELS_WITHOUT_WARN.intersection(getattr(self, severity)))
+            if bad:
+                raise ValueError(f"channels.{severity}: {bad} carry critical alerts only")
+        return self
+
+
+class RuleBase(BaseModel):
+    """What every rule has: persistence (N of the last M runs), a cooldown and its channels."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    for_runs: int = Field(default=1, ge=1, description="the breach must hold in this many ...")
+    of_last: int = Field(default=1, ge=1, description="... of the last this many runs, this one included")
+    cooldown: Duration = timedelta(hours=6)  # measured on window ends, so replays behave the same
+    channels: SeverityChannels = Field(default_factory=SeverityChannels)
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> RuleBase:
+        if self.for_runs > self.of_last:
+            raise ValueError(f"for_runs ({self.for_runs}) must be <= of_last ({self.of_last})")
+        return self
+
+
+class FeatureDriftRule(RuleBase):
+    """Per feature: thresholds on the statistic's value, looked up by feature, statistic, then kind."""
+
+    default: Thresholds = Field(default_factory=Thresholds)
+    statistics: dict[str, Thresholds] = Field(default_factory=dict)
+    kinds: dict[str, Thresholds] = Field(default_factory=dict)
+    features: dict[str, Thresholds] = Field(default_factory=dict)
+    per_feature: bool = False  # one incident per feature instead of one for all features
+    top: int = Field(default=5, ge=1)  # features listed in a message
+
+    def thresholds_for(self, verdict: Judged) -> Thresholds:
+        return (self.features.get(verdict.name) or self.statistics.get(verdict.statistic)
+                or self.kinds.get(verdict.kind) or self.default)
+
+
+class ShareRule(RuleBase):
+    """Dataset drift share: warn when the run says dataset drift, critical above a share."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=None, critical=0.5))
+
+
+class VerdictRule(RuleBase):
+    """Prediction or label drift: thresholds on the one verdict's value."""
+
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+class RateRule(RuleBase):
+    """A data-quality rate per feature (null rate, out-of-range rate)."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.05, critical=0.2))
+    features: dict[str, Thresholds] = Field(default_factory=dict)
+
+
+class RejectedRule(RuleBase):
+    """The share of rows rejected at ingestion."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.01, critical=0.1))
+
+
+class VolumeRule(RuleBase):
+    """Window volume against window.expected_rows: thresholds on |rows / expected - 1| (off without it)."""
+
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.5, critical=0.9))
+
+
+_DEFAULT_ON_DROP: dict[str, Level] = {"recall_0": "critical", "accuracy": "warn"}
+
+
+class PerformanceRule(RuleBase):
+    """Realized performance (summary.performance): a drop decided with its interval and label coverage,
+    and optional absolute floors (e.g. recall_0: {warn: 0.5, direction: below})."""
+
+    # A metric whose verdict is "drop" (its whole interval below the reference) alerts at this level.
+    on_drop: dict[str, Level] = Field(default_factory=lambda: dict(_DEFAULT_ON_DROP))
+    metrics: dict[str, Thresholds] = Field(default_factory=dict)
+
+
+class AlertsConfig(BaseModel):
+    """The `alerts:` section of a model's config."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    feature_drift: FeatureDriftRule = Field(default_factory=FeatureDriftRule)
+    dataset_drift: ShareRule = Field(default_factory=ShareRule)
+    prediction_drift: VerdictRule = Field(default_factory=VerdictRule)
+    label_drift: VerdictRule = Field(default_factory=VerdictRule)
+    null_rate: RateRule = Field(default_factory=RateRule)
+    out_of_range_rate: RateRule = Field(default_factory=RateRule)
+    rejected_rows: RejectedRule = Field(default_factory=RejectedRule)
+    volume: VolumeRule = Field(default_factory=VolumeRule)
+    performance: PerformanceRule = Field(default_factory=PerformanceRule)
+    outbox: OutboxPolicy = Field(default_factory=lambda: OutboxPolicy())
+
+    def rules(self) -> dict[str, RuleBase]:
+        """The enabled rules by name."""
+        return {n: getattr(self, n) for n in RULE_NAMES if getattr(self, n).enabled}
+
+
+class OutboxPolicy(BaseModel):
+    """How undelivered notifications are retried on later runs."""
+
+    model_config = ConfigDict(extra="forbid")
+    backoff_base: Duration = timedelta(minutes=1)
+    backoff_max: Duration = timedelta(hours=1)
+    max_attempts: int = Field(default=10, ge=1)
+    max_age: Duration = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25h
+
+
+AlertsConfig.model_rebuild()

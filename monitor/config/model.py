@@ -1,0 +1,298 @@
+"""One validated config per monitored model (YAML), and the service Settings (environment).
+
+Every invalid field fails at start-up with a ConfigError that names it. Secrets in YAML are
+written as ``${ENV_VAR}`` and expanded from the environment here, the only reader of os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.config import defaults
+from monitor.config.alerts import AlertsConfig
+from monitor.config.channels import ChannelsConfig
+from monitor.config.common import MODEL_NAME, Strict, format_errors, identifier, parse_duration
+from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, SPREAD_FLOOR, STATISTIC, TOP_K
+from monitor.config.expressions import parse_expression
+from monitor.errors import ConfigError, UnsafeIdentifier
+
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+class StoreConfig(Strict):
+    kind: Literal["duckdb", "bigquery"] = "duckdb"
+    path: str = "driftline.duckdb"  # duckdb; relative to the config file's folder
+    # DuckDB otherwise caches every block it reads: a cap keeps a 10M-row scan under 400 MB.
+    memory_limit: str = Field(default="150MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    project: str | None = None  # bigquery
+    dataset: str | None = None
+    location: str | None = None
+    maximum_bytes_billed: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _bigquery_needs_dataset(self) -> StoreConfig:
+        if self.kind == "bigquery" and not (self.project and self.dataset):
+            raise ValueError("a bigquery store needs both 'project' and 'dataset'")
+        if self.dataset is not None:
+            identifier(self.dataset)
+        return self
+
+
+class PredictionsConfig(Strict):
+    table: str = "predictions"
+    timestamp: str = "ts"
+    request_id: str = "request_id"
+    model_column: str = "model_name"
+    version_column: str = "model_version"
+
+    _ids = field_validator("table", "timestamp", "request_id", "model_column", "version_column")(
+        classmethod(lambda cls, v: identifier(v))
+    )
+
+
+class FeatureConfig(Strict):
+    name: str
+    kind: Literal["numerical", "categorical"]
+    column: str | None = None  # defaults to name
+    expr: str | None = None  # SQL expression over the log row, instead of a column
+    statistic: str | None = None  # overrides the kind's default
+    threshold: float | None = Field(default=None, ge=0)  # practical floor for the statistic
+    spread_floor: float | None = Field(default=None, ge=0, lt=1)  # numerical: overrides drift.spread_floor
+    spread: bool = True  # numerical: false switches the spread test off for this feature alone
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return identifier(v)
+
+    @field_validator("column")
+    @classmethod
+    def _column(cls, v: str | None) -> str | None:
+        return None if v is None else identifier(v)
+
+    _reads: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("expr")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_expression(v)
+            except UnsafeIdentifier as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeatureConfig:
+        if self.column and self.expr:
+            raise ValueError("give either 'column' or 'expr', not both")
+        self._reads = parse_expression(self.expr) if self.expr else (self.column or self.name,)
+        return self
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The log columns this feature reads: its column, or those of its expression."""
+        return self._reads
+
+
+class PredictionConfig(Strict):
+    probability: str | None = "probability"
+    class_column: str | None = Field(default="predicted_class", alias="class")
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    positive_class: int = 1
+    important_class: int = 0  # the class whose recall matters (defects)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _something(self) -> PredictionConfig:
+        if not self.probability and not self.class_column:
+            raise ValueError("give 'probability' and/or 'class'")
+        for v in (self.probability, self.class_column):
+            if v:
+                identifier(v)
+        return self
+
+
+class LabelsConfig(Strict):
+    table: str = "labels"
+    join_key: str = "request_id"
+    column: str = "label"
+
+    _ids = field_validator("table", "join_key", "column")(classmethod(lambda cls, v: identifier(v)))
+
+
+class ReferenceConfig(Strict):
+    table: str | None = None  # defaults to reference_<model>
+    path: str | None = None  # Parquet or CSV loaded into the table on first use
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str | None) -> str | None:
+        return None if v is None else identifier(v)
+
+
+class WindowConfig(Strict):
+    length: str = "24h"
+    alignment: Literal["start_of_day", "length"] = "length"  # windows end on multiples of length
+    min_rows: int = Field(default=MIN_ROWS, ge=1)
+    expected_rows: int | None = Field(default=None, ge=1)
+
+    @field_validator("length")
+    @classmethod
+    def _length(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def duration(self) -> timedelta:
+        return parse_duration(self.length)
+
+
+class KindDrift(Strict):
+    statistic: str
+    threshold: float | None = Field(default=None, ge=0)  # practical floor; None: the statistic's default
+
+
+class DriftConfig(Strict):
+    numerical: KindDrift = Field(default_factory=lambda: KindDrift(statistic=STATISTIC["numerical"]))
+    categorical: KindDrift = Field(default_factory=lambda: KindDrift(statistic=STATISTIC["categorical"]))
+    fdr: float = Field(default=FDR, gt=0, lt=0.5)  # Benjamini-Hochberg level across a run's tests
+    drift_share: float = Field(default=DRIFT_SHARE, gt=0, le=1)  # dataset drift when this share drifts
+    multivariate: bool = True  # the domain classifier on the bounded samples (joint distribution)
+    # Numerical columns: floor of the spread test (|log| of the dispersion ratio); null disables it.
+    spread_floor: float | None = Field(default=SPREAD_FLOOR, ge=0, lt=1)
+    bins: int = Field(default=BINS, ge=4, le=200)
+    top_k: int = Field(default=TOP_K, ge=1, le=200)
+
+
+class ReportConfig(Strict):
+    evidently: bool = True  # build Evidently's HTML report per run (the verdicts never depend on it)
+    sample_rows: int = Field(default=20_000, ge=100, le=200_000)
+    directory: str = "reports"  # relative to the config file's folder
+    base_url: str = ""  # public URL of the service, for links in alerts
+
+
+class PerformanceConfig(Strict):
+    """How realized and estimated performance are judged (intervals, label coverage, drop tolerance)."""
+
+    confidence: float = Field(default=defaults.CONFIDENCE, gt=0.5, lt=1)
+    min_coverage: float = Field(default=defaults.MIN_COVERAGE, ge=0, le=1)  # below: "not yet known"
+    min_labelled: int = Field(default=defaults.MIN_LABELLED, ge=1)
+    complete_coverage: float = Field(default=defaults.COMPLETE_COVERAGE, gt=0, le=1)  # at or above: final
+    tolerance: float = Field(default=defaults.TOLERANCE, ge=0, lt=1)  # a drop must exceed this too
+    resamples: int = Field(default=defaults.RESAMPLES, ge=100, le=100_000)
+    refresh_windows: int = Field(default=defaults.REFRESH_WINDOWS, ge=0, le=366)  # past windows re-checked
+
+    @model_validator(mode="after")
+    def _coverage_order(self) -> PerformanceConfig:
+        if self.min_coverage > self.complete_coverage:
+            raise ValueError("min_coverage must be <= complete_coverage")
+        return self
+
+
+class ModelConfig(Strict):
+    """Everything Driftline needs to know about one monitored model."""
+
+    # A validation error must never echo a token or a phone number back.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    model: str
+    store: StoreConfig = StoreConfig()
+    predictions: PredictionsConfig = PredictionsConfig()
+    features: list[FeatureConfig] = Field(min_length=1)
+    prediction: PredictionConfig = PredictionConfig()
+    labels: LabelsConfig | None = LabelsConfig()
+    reference: ReferenceConfig = ReferenceConfig()
+    window: WindowConfig = WindowConfig()
+    drift: DriftConfig = DriftConfig()
+    report: ReportConfig = ReportConfig()
+    performance: PerformanceConfig = PerformanceConfig()
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    base_dir: str = "."  # set by the loader: the folder of the config file
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if not MODEL_NAME.match(v):
+            raise ValueError(f"{v!r}: use lower-case letters, digits, '-' and '_' (max 63)")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features: duplicate names {dupes}")
+        return self
+
+    @property
+    def reference_table(self) -> str:
+        return self.reference.table or "reference_" + self.model.replace("-", "_")
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def _expand_env(node: Any, env: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in env:
+                raise ConfigError(f"environment variable {m.group(1)} is referenced but not set")
+            return env[m.group(1)]
+        return _ENV_REF.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _expand_env(v, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, env) for v in node]
+    return node
+
+
+def load_model_config(path: str | Path, env: dict[str, str] | None = None) -> ModelConfig:
+    """Load and validate one model's YAML config; ConfigError names every bad field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid config {path}: the top level must be a mapping")
+    raw = _expand_env(raw, dict(os.environ) if env is None else env)
+    raw.setdefault("base_dir", str(path.parent.resolve()))
+    try:
+        return ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(str(path), exc)) from None
+    except ConfigError as exc:  # raised by a registry inside a validator
+        raise ConfigError(f"invalid config {path}: {exc}") from None
+
+
+def load_config_dir(directory: str | Path, env: dict[str, str] | None = None) -> dict[str, ModelConfig]:
+    """Load every *.yaml in a folder: one monitored model each."""
+    directory = Path(directory)
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not files:
+        raise ConfigError(f"no model config (*.yaml) found in {directory}")
+    configs: dict[str, ModelConfig] = {}
+    for f in files:
+        cfg = load_model_config(f, env)
+        if cfg.model in configs:
+            raise ConfigError(f"model {cfg.model!r} is configured twice ({f})")
+        configs[cfg.model] = cfg
+    return configs

@@ -1,0 +1,1 @@
+"""Drift: the statistics registry, the decision rule with its false-alarm budget, the domain classifier."""

@@ -1,0 +1,1 @@
+"""Model performance from counts: realized (labels in) and estimated (CBPE, before labels)."""

@@ -1,0 +1,98 @@
+"""Model performance inside a run: realized (labels joined in SQL) and estimated (CBPE).
+
+The store returns at most `bins` rows per window (monitor.sql.queries.performance_query); labels that
+arrive late make earlier windows' performance provisional, then final: each run refreshes the
+recent windows whose label coverage changed, keeping when each value was computed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from monitor.config import ModelConfig, defaults
+from monitor.performance.estimated import Calibrator, ScoreHistogram, estimate, fit_calibrator_from_counts
+from monitor.performance.realized import (
+    LabelledCounts,
+    PerformancePolicy,
+    PerformanceResult,
+    evaluate,
+    reference_performance,
+)
+from monitor.sql import profiler as profiling
+from monitor.sql.queries import Source, performance_query
+from monitor.stores.base import Store
+
+log = logging.getLogger(__name__)
+BINS = defaults.SCORE_BINS
+
+
+def policy(cfg: ModelConfig) -> PerformancePolicy:
+    p = cfg.performance
+    return PerformancePolicy(key_class=cfg.prediction.important_class, confidence=p.confidence,
+                             min_coverage=p.min_coverage, min_labelled=p.min_labelled,
+                             complete_coverage=p.complete_coverage, tolerance=p.tolerance, resamples=p.resamples)
+
+
+def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None) -> tuple[LabelledCounts, ScoreHistogram]:
+    assert cfg.prediction.probability
+    rows = store.query(performance_query(store.dialect, src, cfg.prediction.probability, label,
+                                         threshold=cfg.prediction.threshold, bins=BINS,
+                                         positive_class=cfg.prediction.positive_class))
+    pos, neg = [0] * BINS, [0] * BINS
+    below, above = [0] * BINS, [0] * BINS
+    below_sum, above_sum = [0.0] * BINS, [0.0] * BINS
+    tot = {"n": 0, "n_above": 0, "tp": 0, "fp": 0, "tn": 0, "fn": 0, "brier": 0.0, "brier4": 0.0}
+    for r in rows:
+        b = int(r["bin"])
+        pos[b], neg[b] = int(r["pos"] or 0), int(r["neg"] or 0)
+        above[b] = int(r["n_above"] or 0)
+        below[b] = int(r["n"]) - above[b]
+        above_sum[b], below_sum[b] = float(r["sum_above"] or 0), float(r["sum_below"] or 0)
+        for k in tot:
+            tot[k] += r[k] or 0
+    counts = LabelledCounts(predictions=int(tot["n"]), predicted_positive=int(tot["n_above"]), tp=int(tot["tp"]),
+                            fp=int(tot["fp"]), tn=int(tot["tn"]), fn=int(tot["fn"]), positives=tuple(pos),
+                            negatives=tuple(neg), brier_sum=float(tot["brier"]), brier_sq_sum=float(tot["brier4"]))
+    hist = ScoreHistogram(below=tuple(below), above=tuple(above), below_sum=tuple(below_sum),
+                          above_sum=tuple(above_sum))
+    return counts, hist
+
+
+def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, Calibrator] | None:
+    """The labelled reference's performance and the calibrator, computed once and stored."""
+    if not cfg.prediction.probability or cfg.labels is None:
+        return None
+    pred = cfg.prediction
+    key = (f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}:"
+           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}")
+    cached = store.get_state(key)
+    if cached is None:
+        cols: dict[str, str] = getattr(store, "columns", lambda t: {})(cfg.reference_table)
+        if cols and cfg.labels.column not in cols:
+            return None
+        counts, _ = _counts(store, Source(table=store.table(cfg.reference_table)), cfg, cfg.labels.column)
+        if counts.labelled == 0:
+            return None
+        cal = fit_calibrator_from_counts(counts)
+        cached = json.dumps({"counts": counts.__dict__, "calibrator": cal.to_dict()})
+        store.put_state(key, cached)
+    data = json.loads(cached)
+    c = data["counts"]
+    counts = LabelledCounts(**{**c, "positives": tuple(c["positives"]), "negatives": tuple(c["negatives"])})
+    return reference_performance(counts, policy(cfg)), Calibrator.from_dict(data["calibrator"])
+
+
+def window_performance(cfg: ModelConfig, store: Store, src: Source, labelled: bool,
+                       ref: tuple[PerformanceResult, Calibrator] | None) -> tuple[dict | None, dict | None]:
+    """(performance, estimated_performance) of one window, as summary dicts."""
+    if ref is None or not cfg.prediction.probability:
+        return None, None
+    counts, hist = _counts(store, src, cfg, "__label" if labelled else None)
+    pol = policy(cfg)
+    realized = evaluate(counts, pol, reference=ref[0]).to_summary() if labelled else None
+    estimated = estimate(hist, ref[1], pol, reference=ref[0]).to_summary()
+    if realized is not None:
+        realized["computed_at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
+    return realized, estimated

@@ -1,0 +1,278 @@
+"""One run of one model's window: the function the API, the CLI and the tests all call.
+
+choose the window -> reference specs (fixed once) -> one SQL scan of the window -> compare
+and decide -> Evidently report on bounded samples -> alerts (incidents + outbox) -> persist.
+A run is idempotent per (model, window): a second call returns the stored summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from monitor.config import FeatureConfig, ModelConfig
+from monitor.drift.decision import Decision, DecisionInput, PrecomputedTest, decide
+from monitor.drift.multivariate import MultivariateResult, domain_classifier
+from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
+from monitor.errors import ConfigError, TableNotFound
+from monitor.logs import run_context
+from monitor.pipeline import performance as performance_run
+from monitor.pipeline.base import AlertHook, ReportBuilder
+from monitor.pipeline.labels import refresh_performance
+from monitor.pipeline.reference import columns, ensure_reference
+from monitor.pipeline.windows import run_id_for, utcnow, window_for
+from monitor.quality import assess, null_rate
+from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
+from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
+from monitor.sql import profiler as profiling
+from monitor.sql.bookkeeping import REJECTS_TABLE, rejected_rows_query
+from monitor.sql.queries import Source
+from monitor.stores.base import RunRecord, Store
+
+log = logging.getLogger(__name__)
+def config_column(expr: str) -> bool:
+    """Whether a spec's expression is a plain column name (not a configured SQL expression)."""
+    return expr.isidentifier()
+
+
+def _quality(p: NumericProfile | CategoricalProfile) -> FeatureQuality:
+    n = max(p.count, 1)
+    if isinstance(p, NumericProfile):
+        return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=(p.below_range + p.above_range) / n,
+                              infinite=p.infinite)
+    return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=0.0, unseen_categories=p.unseen,
+                          unseen_values=list(p.unseen_values))
+
+
+def _rejected(store: Store, cfg: ModelConfig, start: datetime, end: datetime) -> int:
+    if not store.exists(REJECTS_TABLE):
+        return 0
+    q = rejected_rows_query(store.dialect, store.table(REJECTS_TABLE), cfg.model, start, end)
+    return int(store.query(q)[0]["n"])
+
+
+def _verdict(d: Decision) -> FeatureVerdict:
+    value = None if d.value is None else float(d.value)
+    return FeatureVerdict(name=d.name, kind=d.kind, statistic=d.statistic, value=value, threshold=d.threshold,
+                          p_value=d.p_value, drifted=d.drifted, status=d.status,
+                          extra={"floor": d.floor, **d.extra})
+
+
+def spread_floor(cfg: ModelConfig, feature: FeatureConfig | None) -> float | None:
+    """The spread test's floor for one column: the feature's own, else the model's; None: no test."""
+    if feature is not None and not feature.spread:
+        return None
+    if feature is not None and feature.spread_floor is not None:
+        return feature.spread_floor
+    return cfg.drift.spread_floor
+
+
+def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
+    """The other registered statistics, shown on the page beside the deciding one."""
+    out: dict[str, float] = {}
+    for name in ("psi", "ks", "jensenshannon", "chisquare"):
+        stat = get_statistic(name)
+        if spec.kind in stat.kinds and cur.valid and ref.valid:
+            out[name] = round(stat.compute(ref, cur, spec).value, 6)
+    return out
+
+
+def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
+               alert_hook: AlertHook | None = None, report_dir: Path | None = None,
+               report_builder: ReportBuilder | None = None) -> RunSummary:
+    """Run (or return the stored run of) the window ending at or before `at`."""
+    start, end = window_for(cfg, at)
+    run_id = run_id_for(cfg, start, end)
+    stored = store.get_run(run_id)
+    if stored is not None:
+        log.info("run %s exists; returning it unchanged", run_id, extra={"run_id": run_id})
+        return RunSummary.model_validate_json(stored.summary_json)
+    with run_context(run_id):
+        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder)
+
+
+def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id: str,
+         alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None) -> RunSummary:
+    t0 = time.perf_counter()
+    bytes_before = store.bytes_processed
+    ref = ensure_reference(cfg, store)
+    labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
+    p = cfg.predictions
+    if not store.exists(p.table):
+        raise TableNotFound(f"predictions table {p.table!r} does not exist; check predictions.table or ingest logs")
+    src = Source(
+        table=store.table(p.table), timestamp=p.timestamp, start=start, end=end, model_column=p.model_column,
+        model=cfg.model,
+        labels_table=store.table(cfg.labels.table) if labels_ok and cfg.labels else None,
+        join_key=cfg.labels.join_key if cfg.labels else None,
+        label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
+    )
+    specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
+             for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
+    logged = columns(store, p.table)  # read once: the specs, the samples and the schema check use it
+    ref_cols = columns(store, cfg.reference_table)
+    if logged:
+        # A monitored column gone from the logs profiles as all-NULL: a data-quality verdict, not a crash.
+        specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
+                 and config_column(s.expr) else s for s in specs]
+    window = profiling.profile(store, src, specs)
+    by_name = {f.name: f for f in cfg.features}
+    items = []
+    for spec in specs:
+        f = by_name.get(spec.name)
+        stat = (f.statistic if f and f.statistic else None) or (
+            cfg.drift.numerical.statistic if spec.kind == "numerical" else cfg.drift.categorical.statistic)
+        floor = (f.threshold if f else None)
+        if floor is None:
+            floor = cfg.drift.numerical.threshold if spec.kind == "numerical" else cfg.drift.categorical.threshold
+        items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
+                                   window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
+                                   floor=floor, min_rows=cfg.window.min_rows,
+                                   spread_floor=spread_floor(cfg, f)))
+    # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
+    wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
+    cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted
+                              else (pd.DataFrame(), pd.DataFrame()))
+    multi = _multivariate(cfg, cur_sample, ref_sample, run_id)
+    tests: list[DecisionInput | PrecomputedTest] = [*items]
+    if multi is not None and multi.p_value is not None:
+        tests.append(multi.as_test())  # one more member of the run's Benjamini-Hochberg family
+    decisions = {d.name: d for d in decide(tests, fdr=cfg.drift.fdr, seed=zlib.crc32(run_id.encode()))}
+    verdicts: dict[str, FeatureVerdict] = {}
+    for spec in specs:
+        v = _verdict(decisions[spec.name])
+        v.extra.update(_others(spec, ref.profile.features[spec.name], window.features[spec.name]))
+        verdicts[spec.name] = v
+    feats = [verdicts[f.name] for f in cfg.features]
+    decided = [v for v in feats if v.status != "insufficient_data"]
+    share = sum(v.drifted for v in decided) / len(decided) if decided else 0.0
+    prediction = verdicts.get(profiling.PREDICTION) or verdicts.get(profiling.PREDICTED_CLASS)
+    if prediction is not None:
+        prediction = prediction.model_copy(update={"name": "prediction"})
+    label = verdicts.get(profiling.LABEL)
+    if label is not None:
+        label = label.model_copy(update={"name": "label"})
+    status = "insufficient_data" if window.rows < cfg.window.min_rows else "ok"
+    summary = RunSummary(
+        run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=UTC),
+                                                       end=end.replace(tzinfo=UTC)),
+        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), expected_rows=cfg.window.expected_rows,
+        features=feats, drift_share=share,
+        dataset_drift=(bool(decided) and share >= cfg.drift.drift_share) or bool(
+            "multivariate" in decisions and decisions["multivariate"].drifted),
+        prediction_drift=prediction,
+        label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
+        report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
+    )
+    ref_perf = performance_run.reference_state(cfg, store)
+    summary.performance, summary.estimated_performance = performance_run.window_performance(
+        cfg, store, src, labels_ok, ref_perf)
+    summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
+        profiling.PREDICTED_CLASS].model_dump()
+    quality = assess(ref.profile, window, alpha=cfg.drift.fdr,
+                     window_columns={k: v for k, v in logged.items()
+                                     if k not in (p.request_id, p.timestamp, p.model_column, p.version_column)}
+                     or None,
+                     reference_columns=ref_cols or None,
+                     monitored=tuple(f.column or f.name for f in cfg.features if not f.expr),
+                     expected_rows=cfg.window.expected_rows,
+                     volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5) if window.rows else None
+    if quality is not None:
+        summary.quality = quality.model_dump()
+    if multi is not None:
+        d = decisions.get("multivariate")
+        summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
+                                "p_value": d.p_value if d else multi.p_value}
+    summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
+                                           report_builder)
+    summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
+    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
+    if alert_hook is not None:
+        history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
+                   if r.window_start < start]
+        summary.alerts = alert_hook(summary, history)
+    record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
+                       created_at=summary.created_at or utcnow(), status=status,
+                       summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
+    if not store.save_run(record):  # a concurrent retry won the race: its result stands
+        existing = store.get_run(run_id)
+        assert existing is not None
+        return RunSummary.model_validate_json(existing.summary_json)
+    log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
+    if labels_ok:
+        refresh_performance(cfg, store, before=start)
+    return summary
+
+
+def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
+             ref_cols: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bounded, deterministic samples of the window and the reference (for visuals and the classifier)."""
+    feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
+    cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
+    extra: list[tuple[str, str]] = []
+    pred = cfg.prediction
+    if pred.probability:
+        extra.append(("probability", pred.probability))
+    if pred.class_column:
+        extra.append(("predicted_class", pred.class_column))
+    n = cfg.report.sample_rows
+    key = cfg.predictions.request_id
+    label_cols = [("label", "__label")] if src.labels_table else []
+    cur = profiling.sample(store, src, cur_feats + extra + label_cols, key, n, run_id)
+    ref_src = Source(table=store.table(cfg.reference_table))
+    ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
+    # A reference without request ids is ordered by the hash of a plain column instead.
+    ref_key = key if key in ref_cols or not ref_cols else next(
+        (e for _, e in feats if config_column(e) and e in ref_cols), next(iter(ref_cols)))
+    ref = profiling.sample(store, ref_src, feats + extra + ref_label, ref_key, n, "reference")
+    return cur, ref
+
+
+def _multivariate(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str) -> MultivariateResult | None:
+    if not cfg.drift.multivariate or cur.empty:
+        return None
+    names = [f.name for f in cfg.features]
+    return domain_classifier(ref, cur, names, seed=zlib.crc32(run_id.encode()), alpha=cfg.drift.fdr,
+                             min_rows=cfg.window.min_rows)
+
+
+def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str, window: WindowProfile,
+            report_dir: Path | None, build_report: ReportBuilder | None) -> str | None:
+    """Evidently's report on the bounded samples of the window and the reference."""
+    if build_report is None or window.rows == 0 or not cfg.report.evidently:
+        return None
+    path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
+    num = [f.name for f in cfg.features if f.kind == "numerical"]
+    cat = [f.name for f in cfg.features if f.kind == "categorical"]
+    out = build_report(cur, ref, numerical=num, categorical=cat, path=path,
+                       target="label" if "label" in cur.columns else None,
+                       prediction="predicted_class" if cfg.prediction.class_column else None,
+                       title=f"{cfg.model} {run_id}")
+    return str(out) if out else None
+
+
+def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
+               model: str | None = None, alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None,
+               report_dir: Path | None = None, report_builder: ReportBuilder | None = None) -> list[RunSummary]:
+    """Run every configured model's window (or only `model`)."""
+    if model is not None and model not in configs:
+        raise ConfigError(f"unknown model {model!r}; configured: {sorted(configs)}")
+    chosen = [configs[model]] if model else list(configs.values())
+    out = []
+    for cfg in chosen:
+        store = store_for(cfg)
+        hook = alert_hook_for(cfg, store) if alert_hook_for else None
+        lock = getattr(store, "lock", None) or contextlib.nullcontext()
+        with lock:  # one run at a time per embedded store
+            out.append(run_window(cfg, store, at, alert_hook=hook,
+                                  report_dir=report_dir / cfg.model if report_dir else None,
+                                  report_builder=report_builder))
+    return out

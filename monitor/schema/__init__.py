@@ -1,0 +1,1 @@
+"""The types every room reads: run summaries, profiles and specs, alerting state."""

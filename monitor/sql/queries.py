@@ -1,0 +1,378 @@
+"""The one definition of Driftline's queries, rendered for DuckDB or BigQuery.
+
+Both stores call these builders, so the profile, sample and count queries can never drift
+apart between the embedded default and the warehouse. Values always travel as query
+parameters; identifiers are checked against a strict pattern before they reach SQL, and
+configured feature expressions are parsed (sqlglot) and must be a single scalar expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.config.common import IDENTIFIER, check_identifier
+from monitor.config.expressions import validate_expression
+from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
+
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few places where DuckDB and BigQuery SQL differ."""
+
+    name: str
+    ident_quote: str
+    param_prefix: str
+    double: str
+    string: str
+    integer: str
+
+    def q(self, name: str) -> str:
+        check_identifier(name)
+        return f"{self.ident_quote}{name}{self.ident_quote}"
+
+    def p(self, name: str) -> str:
+        return f"{self.param_prefix}{name}"
+
+    def is_nan(self, e: str) -> str:
+        return f"isnan({e})" if self.name == "duckdb" else f"IS_NAN({e})"
+
+    def is_inf(self, e: str) -> str:
+        return f"isinf({e})" if self.name == "duckdb" else f"IS_INF({e})"
+
+    def in_array(self, e: str, param: str) -> str:
+        if self.name == "duckdb":
+            return f"list_contains({self.p(param)}, {e})"
+        return f"{e} IN UNNEST({self.p(param)})"
+
+    def hash_order(self, key: str, seed_param: str) -> str:
+        """A deterministic pseudo-random order keyed by the row and the run's seed."""
+        if self.name == "duckdb":
+            return f"hash(CAST({key} AS VARCHAR) || {self.p(seed_param)})"
+        return f"FARM_FINGERPRINT(CONCAT(CAST({key} AS STRING), {self.p(seed_param)}))"
+
+
+DUCKDB = Dialect("duckdb", '"', "$", "DOUBLE", "VARCHAR", "BIGINT")
+BIGQUERY = Dialect("bigquery", "`", "@", "FLOAT64", "STRING", "INT64")
+
+
+@dataclass
+class Query:
+    """SQL text plus its parameters (name -> value)."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a profile reads from: a table, optionally filtered to one model's window.
+
+    ``table`` is already rendered (quoted, possibly project.dataset-qualified) by the store.
+    ``label`` joins the labels table so the label can be profiled like any column.
+    """
+
+    table: str
+    timestamp: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    model_column: str | None = None
+    model: str | None = None
+    labels_table: str | None = None  # rendered
+    join_key: str | None = None  # the labels table's key column
+    request_id: str = "request_id"  # the predictions' column it matches
+    label_column: str | None = None
+
+
+def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
+    """A FROM-able subquery: the source rows of the window, the label joined when asked."""
+    where: list[str] = []
+    if src.timestamp is not None and src.start is not None and src.end is not None:
+        # Both bounds on the partition column: BigQuery prunes to the window's partitions.
+        ts = f"p.{d.q(src.timestamp)}"
+        where.append(f"{ts} >= {d.p('w_start')} AND {ts} < {d.p('w_end')}")
+        params["w_start"], params["w_end"] = src.start, src.end
+    if src.model_column is not None and src.model is not None:
+        where.append(f"p.{d.q(src.model_column)} = {d.p('w_model')}")
+        params["w_model"] = src.model
+    sql = "SELECT p.*"
+    if src.labels_table and src.join_key and src.label_column:
+        sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
+        sql += f" FROM {src.table} AS p LEFT JOIN {src.labels_table} AS l"
+        sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.request_id)}"
+    else:
+        sql += f" FROM {src.table} AS p"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql
+
+
+def _column(d: Dialect, expr: str) -> str:
+    if expr == "NULL":  # a monitored column missing from the logs (monitor.pipeline.run)
+        return "NULL"
+    return d.q(expr) if IDENTIFIER.match(expr) else f"({validate_expression(expr)})"
+
+
+def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
+    """One scan computing every numeric and categorical summary of the specs."""
+    params: dict[str, Any] = {}
+    inner_cols: list[str] = []
+    joins: list[str] = []
+    aggs: list[str] = ["COUNT(*) AS n"]
+    for i, spec in enumerate(specs):
+        c = f"c{i}"
+        if isinstance(spec, NumericSpec):
+            inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.double}) AS {c}")
+            finite = f"({c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)})"
+            # NaN compares greater than everything in DuckDB, so finite values are binned explicitly.
+            fin = f"CASE WHEN {finite} THEN {c} END"
+            aggs += [
+                f"SUM(CASE WHEN {c} IS NULL OR {d.is_nan(c)} THEN 1 ELSE 0 END) AS {c}_nulls",
+                f"SUM(CASE WHEN {d.is_inf(c)} THEN 1 ELSE 0 END) AS {c}_inf",
+                f"MIN({fin}) AS {c}_min",
+                f"MAX({fin}) AS {c}_max",
+                f"AVG({fin}) AS {c}_mean",
+                f"VAR_POP({fin}) AS {c}_var",
+            ]
+            if d.name == "duckdb":
+                # DuckDB's native histogram on the edges (and the reference range) is several times
+                # cheaper than a CASE ladder: see docs/scale.md. Folded back into bins by parse_profile.
+                params[f"{c}_bounds"] = histogram_bounds(spec)
+                aggs.append(f"histogram({fin}, {d.p(c + '_bounds')}) AS {c}_hist")
+            else:
+                params[f"{c}_lo"], params[f"{c}_hi"] = spec.ref_min, spec.ref_max
+                aggs.append(f"SUM(CASE WHEN {finite} AND {c} < {d.p(c + '_lo')} THEN 1 ELSE 0 END) AS {c}_below")
+                aggs.append(f"SUM(CASE WHEN {finite} AND {c} > {d.p(c + '_hi')} THEN 1 ELSE 0 END) AS {c}_above")
+                # Bin index by a CASE ladder on the reference's edges, counted per bin.
+                for b, edge in enumerate(spec.edges):
+                    params[f"{c}_e{b}"] = float(edge)
+                for b in range(spec.bins):
+                    conds = [finite]
+                    if b > 0:
+                        conds.append(f"{c} >= {d.p(f'{c}_e{b - 1}')}")
+                    if b < spec.bins - 1:
+                        conds.append(f"{c} < {d.p(f'{c}_e{b}')}")
+                    aggs.append(f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END) AS {c}_b{b}")
+        else:
+            inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.string}) AS {c}")
+            aggs.append(f"COUNT(*) - COUNT({c}) AS {c}_nulls")
+            if d.name == "duckdb":
+                # A hash join on the reference's categories codes each row (1..K: the top K, 0: another
+                # known one, NULL: unseen) and one bounded histogram counts the codes: about 10 times
+                # cheaper than K string comparisons per row (docs/scale.md), and the same counts.
+                joins.append(_category_codes(c, spec, params))
+                aggs += [f"histogram({c}_k.code) AS {c}_codes", f"COUNT({c}) AS {c}_valid"]
+                continue
+            for k, cat in enumerate(spec.top):
+                params[f"{c}_t{k}"] = cat
+                aggs.append(f"COUNT(CASE WHEN {c} = {d.p(f'{c}_t{k}')} THEN 1 END) AS {c}_k{k}")
+            params[f"{c}_top"] = list(spec.top)
+            known, top = d.in_array(c, f"{c}_known"), d.in_array(c, f"{c}_top")
+            if spec.known:
+                params[f"{c}_known"] = list(spec.known)
+                aggs.append(f"COUNT(CASE WHEN {known} AND NOT {top} THEN 1 END) AS {c}_other")
+                aggs.append(f"COUNT(CASE WHEN NOT {known} THEN 1 END) AS {c}_unseen")
+            else:  # too many reference categories to remember: the rest is "other", none "unseen"
+                aggs.append(f"COUNT(CASE WHEN NOT {top} THEN 1 END) AS {c}_other")
+                aggs.append(f"0 AS {c}_unseen")
+    rel = relation(d, src, params)
+    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}", params)
+
+
+def _category_codes(c: str, spec: CategoricalSpec, params: dict[str, Any]) -> str:
+    """DuckDB: a LEFT JOIN giving column ``c`` its category code (see profile_query)."""
+    # Top first, so a top value is counted as such even if a hand-made spec left it out of known;
+    # the keys are unique (CategoricalSpec refuses duplicates), so no row is counted twice.
+    values = list(dict.fromkeys([*spec.top, *spec.known]))  # known empty (too many): the rest is "other"
+    if not values:
+        return f"LEFT JOIN (SELECT NULL::VARCHAR AS v, NULL::INTEGER AS code WHERE false) AS {c}_k ON w.{c} = {c}_k.v"
+    top = {v: k + 1 for k, v in enumerate(spec.top)}
+    params[f"{c}_vals"], params[f"{c}_code"] = values, [top.get(v, 0) for v in values]
+    return (f"LEFT JOIN (SELECT unnest({DUCKDB.p(c + '_vals')}) AS v, unnest({DUCKDB.p(c + '_code')}) AS code) "
+            f"AS {c}_k ON w.{c} = {c}_k.v")
+
+
+def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: int = 5) -> Query:
+    """The most frequent categories of the window that the reference never saw."""
+    params: dict[str, Any] = {"known": list(spec.known), "limit": limit}
+    rel = relation(d, src, params)
+    c = f"CAST({_column(d, spec.expr)} AS {d.string})"
+    sql = (
+        f"SELECT v, COUNT(*) AS n FROM (SELECT {c} AS v FROM ({rel}) AS r) AS u "
+        f"WHERE v IS NOT NULL AND NOT {d.in_array('v', 'known')} "
+        f"GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}"
+    )
+    return Query(sql, params)
+
+
+def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int) -> Query:
+    """Reference statistics needed to fix bin edges: min, max and the exact i/bins quantiles.
+
+    Exact (linear interpolation) in both dialects, so the same reference gives the same edges in
+    DuckDB and BigQuery; it runs once per reference, not per window.
+    """
+    params: dict[str, Any] = {}
+    rel = relation(d, src, params)
+    cols, aggs = [], []
+    for i, (_name, expr) in enumerate(spec_exprs.items()):
+        c = f"c{i}"
+        cols.append(f"CAST({_column(d, expr)} AS {d.double}) AS {c}")
+        fin = f"CASE WHEN {c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)} THEN {c} END"
+        if d.name == "duckdb":
+            probs = ", ".join(str(k / bins) for k in range(1, bins))
+            aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max",
+                     f"quantile_cont({fin}, [{probs}]) AS {c}_q"]
+        else:
+            # BigQuery has no exact quantile aggregate (APPROX_QUANTILES differs from DuckDB's):
+            # the analytic PERCENTILE_CONT over the whole reference, one row kept.
+            pct = ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
+            aggs += [f"MIN({fin}) OVER () AS {c}_min", f"MAX({fin}) OVER () AS {c}_max", f"[{pct}] AS {c}_q"]
+    inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
+    limit = " LIMIT 1" if d.name == "bigquery" else ""
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{limit}", params)
+
+
+def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:
+    """A categorical column's values by frequency (the reference's known set and top-K)."""
+    params: dict[str, Any] = {"limit": limit}
+    rel = relation(d, src, params)
+    c = f"CAST({_column(d, expr)} AS {d.string})"
+    sql = (
+        f"SELECT v, COUNT(*) AS n FROM (SELECT {c} AS v FROM ({rel}) AS r) AS u "
+        f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}"
+    )
+    return Query(sql, params)
+
+
+def sample_query(d: Dialect, src: Source, columns: Sequence[tuple[str, str]], key: str, n: int, seed: str) -> Query:
+    """A bounded, deterministic pseudo-random sample: the n rows with the smallest seeded hash."""
+    params: dict[str, Any] = {"seed": seed, "n": n}
+    rel = relation(d, src, params)
+    cols = ", ".join(f"{_column(d, expr)} AS {d.q(alias)}" for alias, expr in columns)
+    order = d.hash_order(d.q(key), "seed")
+    return Query(f"SELECT {cols} FROM ({rel}) AS r ORDER BY {order} LIMIT {d.p('n')}", params)
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _i(v: Any) -> int:
+    return 0 if v is None else int(v)
+
+
+def parse_profile(row: Mapping[str, Any], specs: Sequence[Spec], unseen: Mapping[str, tuple[str, ...]]) -> WindowProfile:
+    """Turn the one result row of profile_query into a WindowProfile."""
+    from monitor.schema.profile import CategoricalProfile, NumericProfile
+
+    n = _i(row["n"])
+    out: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        c = f"c{i}"
+        if isinstance(spec, NumericSpec):
+            out[spec.name] = NumericProfile(
+                name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), infinite=_i(row[f"{c}_inf"]),
+                min=_f(row[f"{c}_min"]), max=_f(row[f"{c}_max"]), mean=_f(row[f"{c}_mean"]),
+                variance=_f(row[f"{c}_var"]),
+                **_bins(row, c, spec),
+            )
+        elif f"{c}_codes" in row:
+            codes = {int(k): int(v) for k, v in (row[f"{c}_codes"] or {}).items()}
+            rest = _i(row[f"{c}_valid"]) - sum(codes.values())  # no code: unseen, or "other" if known was capped
+            out[spec.name] = CategoricalProfile(
+                name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), categories=spec.top,
+                counts=tuple(codes.get(k + 1, 0) for k in range(len(spec.top))),
+                other=codes.get(0, 0) if spec.known else rest, unseen=rest if spec.known else 0,
+                unseen_values=tuple(unseen.get(spec.name, ())),
+            )
+        else:
+            out[spec.name] = CategoricalProfile(
+                name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), categories=spec.top,
+                counts=tuple(_i(row[f"{c}_k{k}"]) for k in range(len(spec.top))),
+                other=_i(row[f"{c}_other"]), unseen=_i(row[f"{c}_unseen"]),
+                unseen_values=tuple(unseen.get(spec.name, ())),
+            )
+    return WindowProfile(rows=n, features=out)
+
+
+def histogram_bounds(spec: NumericSpec) -> list[float]:
+    """Bounds for DuckDB's histogram(x, bounds), which counts x <= bound.
+
+    x < e  <=>  x <= nextafter(e, -inf) for doubles, so lowered edges give exactly the left-closed
+    bins [e_{i-1}, e_i); the lowered reference minimum and the maximum count out-of-range values.
+    """
+    import math
+
+    if not (math.isfinite(spec.ref_min) and math.isfinite(spec.ref_max)):
+        return [0.0]  # a reference without finite values: one bin, nothing is "out of range"
+    low = math.nextafter(spec.ref_min, -math.inf)
+    return sorted({low, *(math.nextafter(e, -math.inf) for e in spec.edges), float(spec.ref_max)})
+
+
+def _bins(row: Mapping[str, Any], c: str, spec: NumericSpec) -> dict[str, Any]:
+    """Bin, below-range and above-range counts, from a histogram or from the CASE ladder's columns."""
+    import bisect
+    import math
+
+    if f"{c}_hist" not in row:
+        return {"bin_counts": tuple(_i(row[f"{c}_b{b}"]) for b in range(spec.bins)),
+                "below_range": _i(row[f"{c}_below"]), "above_range": _i(row[f"{c}_above"])}
+    lowered = [math.nextafter(e, -math.inf) for e in spec.edges]
+    low = math.nextafter(spec.ref_min, -math.inf)
+    bins, below, above = [0] * spec.bins, 0, 0
+    for bound, count in (row[f"{c}_hist"] or {}).items():
+        count = int(count)
+        if bound == low:
+            below += count  # x < reference minimum
+        if bound == math.inf and math.isfinite(spec.ref_max):
+            above += count  # x > reference maximum
+        # The bucket of bound b holds (previous bound, b]: its bin is the number of edges below b.
+        bins[bisect.bisect_left(lowered, bound)] += count
+    return {"bin_counts": tuple(bins), "below_range": below, "above_range": above}
+
+
+def numeric_spec(name: str, expr: str, lo: Any, hi: Any, quantiles: Sequence[Any] | None) -> NumericSpec:
+    """Fix a numeric feature's bins from reference min, max and quantiles (edges strictly increasing)."""
+    if lo is None or hi is None:
+        return NumericSpec(name=name, expr=expr, edges=(), ref_min=float("nan"), ref_max=float("nan"))
+    # Deduplicated to strictly increasing, exactly as tests.oracle.profile_frame.quantile_edges does.
+    edges = tuple(sorted({float(q) for q in (quantiles or []) if q is not None}))
+    return NumericSpec(name=name, expr=expr, edges=edges, ref_min=float(lo), ref_max=float(hi))
+
+
+def performance_query(d: Dialect, src: Source, probability: str, label: str | None, *, threshold: float,
+                      bins: int, positive_class: int) -> Query:
+    """Per probability bin: counts split at the threshold, labelled positives/negatives, Brier sums.
+
+    At most `bins` rows come back; confusion counts, ROC/PR AUC and the CBPE estimate are all
+    computed from them (monitor.performance.realized, monitor.performance.estimated).
+    """
+    params: dict[str, Any] = {"thr": threshold, "bins": bins, "pos": positive_class}
+    rel = relation(d, src, params)
+    p = f"CAST({_column(d, probability)} AS {d.double})"
+    y = "NULL" if label is None else f"CAST({_column(d, label)} AS {d.integer})"
+    thr, pos = d.p("thr"), d.p("pos")
+    inner = f"SELECT {p} AS p, {y} AS y FROM ({rel}) AS r"
+    yp = f"(CASE WHEN y IS NULL THEN NULL WHEN y = {pos} THEN 1 ELSE 0 END)"
+    sql = (
+        f"SELECT GREATEST(LEAST(CAST(FLOOR(p * {d.p('bins')}) AS {d.integer}), {d.p('bins')} - 1), 0) AS bin, "
+        f"COUNT(*) AS n, SUM(CASE WHEN p >= {thr} THEN 1 ELSE 0 END) AS n_above, "
+        f"SUM(CASE WHEN p >= {thr} THEN p ELSE 0 END) AS sum_above, "
+        f"SUM(CASE WHEN p < {thr} THEN p ELSE 0 END) AS sum_below, "
+        f"SUM(CASE WHEN {yp} = 1 THEN 1 ELSE 0 END) AS pos, SUM(CASE WHEN {yp} = 0 THEN 1 ELSE 0 END) AS neg, "
+        f"SUM(CASE WHEN {yp} = 1 AND p >= {thr} THEN 1 ELSE 0 END) AS tp, "
+        f"SUM(CASE WHEN {yp} = 0 AND p >= {thr} THEN 1 ELSE 0 END) AS fp, "
+        f"SUM(CASE WHEN {yp} = 0 AND p < {thr} THEN 1 ELSE 0 END) AS tn, "
+        f"SUM(CASE WHEN {yp} = 1 AND p < {thr} THEN 1 ELSE 0 END) AS fn, "
+        f"SUM(CASE WHEN {yp} IS NOT NULL THEN POWER(p - {yp}, 2) ELSE 0 END) AS brier, "
+        f"SUM(CASE WHEN {yp} IS NOT NULL THEN POWER(p - {yp}, 4) ELSE 0 END) AS brier4 "
+        f"FROM ({inner}) AS w WHERE p IS NOT NULL AND NOT {d.is_nan('p')} AND NOT {d.is_inf('p')} "
+        f"GROUP BY 1 ORDER BY 1"
+    )
+    return Query(sql, params)

@@ -1,0 +1,1 @@
+"""The BigQuery store: the client adapter, its table schemas, and the alert state in the dataset."""

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config_dir, parse_duration
+from monitor.errors import ConfigError
+from monitor.pipeline.models import load_model as load_model_config
+from tests.conftest import write_config
+
+
+def test_example_config_loads(cfg) -> None:  # type: ignore[no-untyped-def]
+    assert cfg.model == "wheel-assembly"
+    assert [f.name for f in cfg.features][:2] == ["step_max", "z_mean"]
+    assert cfg.window.duration.total_seconds() == 86_400
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "reason"),
+    [
+        ("drift: {numerical: {statistic: bogus}}", "drift.numerical.statistic", "unknown statistic 'bogus'"),
+        ("window: {length: -24h}", "window.length", "duration"),
+        ("window: {length: 24h, min_rows: 0}", "window.min_rows", "greater than or equal to 1"),
+        ("model: 'Wheel Assembly!'", "model", "lower-case"),
+        ("predictions: {table: 'x; DROP TABLE y'}", "predictions.table", "identifier"),
+        ("colour: blue", "colour", "Extra inputs are not permitted"),
+        ("drift: {spread_floor: -0.1}", "drift.spread_floor", "greater than or equal to 0"),
+    ],
+)
+def test_bad_config_fails_naming_the_field(tmp_path: Path, extra: str, field: str, reason: str) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + "\n" + extra + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert field in str(err.value)
+    assert reason in str(err.value)
+
+
+def test_unknown_statistic_on_a_feature_lists_the_valid_ones(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace("{name: fx_mean, kind: numerical}",
+                                             "{name: fx_mean, kind: numerical, statistic: mmd}"))
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert "features.2.statistic" in str(err.value)
+    assert "['chisquare', 'jensenshannon', 'ks', 'psi', 'wasserstein']" in str(err.value)
+
+
+def test_feature_expression_must_be_scalar(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace('expr: "fz_max - fz_min"', 'expr: "(SELECT 1) + fz_max"'))
+    with pytest.raises(ConfigError, match="features.11.expr"):
+        load_model_config(path)
+
+
+def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + "\nchannels: {slack: {bot_token: '${SLACK_TOKEN}', channel: '#ml'}}\n")
+    cfg = load_model_config(path, env={"SLACK_TOKEN": "xoxb-secret-1"})
+    assert cfg.channels.slack is not None and cfg.channels.slack.bot_token is not None
+    assert cfg.channels.slack.bot_token.get_secret_value() == "xoxb-secret-1"
+    assert "xoxb-secret-1" not in repr(cfg) and "xoxb-secret-1" not in cfg.model_dump_json()
+    with pytest.raises(ConfigError, match="SLACK_TOKEN"):
+        load_model_config(path, env={})
+
+
+def test_a_config_error_never_echoes_a_secret(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + "\nchannels: {sms: {account_sid: AC1, auth_token: '${TW}', "
+                    "from_number: 'not-a-number', recipients: ['+15555550100']}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path, env={"TW": "tw-secret-token-123"})
+    assert "channels.sms" in str(err.value)
+    assert "tw-secret-token-123" not in str(err.value)
+
+
+def test_a_folder_of_configs_is_several_models(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    other = (tmp_path / "wheel-assembly.yaml").read_text().replace("model: wheel-assembly", "model: second")
+    (tmp_path / "second.yaml").write_text(other)
+    assert sorted(load_config_dir(tmp_path)) == ["second", "wheel-assembly"]
+    with pytest.raises(ConfigError, match="no model config"):
+        load_config_dir(tmp_path / "empty")
+
+
+def test_durations() -> None:
+    assert parse_duration("30m").total_seconds() == 1800
+    with pytest.raises(ValueError):
+        parse_duration("0h")
