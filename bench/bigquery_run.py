@@ -55,7 +55,7 @@ def latency(emulator: Emulator, n: int) -> dict[str, float]:
     """p50/p99 ms of /predict with the emulator up, then stopped (sequential requests)."""
     import httpx
     import numpy as np
-    from tests.monitor.stores.test_predlog import LAYOUT, ServedApp
+    from tests.monitor.client.test_predlog import LAYOUT, ServedApp
 
     from monitor.client.predlog import PredictionLogger
 
