@@ -30,7 +30,7 @@ serve: install
 	$(VENV)/bin/driftline serve --config-dir ./driftline-demo
 
 test: install-dev browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) driftline-demo .pytest_cache
