@@ -69,6 +69,16 @@ def null_rate(p: NumericProfile | CategoricalProfile) -> float:
     return missing(p) / max(p.count, 1)
 
 
+def out_of_range(p: NumericProfile) -> int:
+    """Values outside the reference's min..max, infinities included: the one out-of-range definition."""
+    return p.below_range + p.above_range + p.infinite
+
+
+def out_of_range_rate(p: NumericProfile | CategoricalProfile) -> float:
+    """out_of_range(p) as a share of the window's rows (0 for categorical features)."""
+    return out_of_range(p) / max(p.count, 1) if isinstance(p, NumericProfile) else 0.0
+
+
 def _family(t: str) -> str:
     t = t.lower()
     return "number" if any(k in t for k in _NUMERIC) else ("text" if "char" in t or "string" in t else t)
@@ -90,7 +100,7 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
         if isinstance(cur, NumericProfile) and isinstance(ref, NumericProfile):
             # A value from the reference's own distribution falls outside its min..max with
             # probability about 2 / (N + 1).
-            out.checks.append(_rate_check("out_of_range_rate", name, cur.below_range + cur.above_range, cur.count,
+            out.checks.append(_rate_check("out_of_range_rate", name, out_of_range(cur), cur.count,
                                           2.0 / (ref.valid + 1), RANGE_FLOOR, alpha))
         elif isinstance(cur, CategoricalProfile) and isinstance(ref, CategoricalProfile):
             unseen = _rate_check("unseen_rate", name, cur.unseen, cur.count, 1.0 / (ref.valid + 1), UNSEEN_FLOOR, alpha)

@@ -29,7 +29,7 @@ from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.labels import refresh_performance
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
-from monitor.quality import assess, null_rate
+from monitor.quality import assess, null_rate, out_of_range_rate
 from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
 from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
 from monitor.sql import profiler as profiling
@@ -44,10 +44,8 @@ def config_column(expr: str) -> bool:
 
 
 def _quality(p: NumericProfile | CategoricalProfile) -> FeatureQuality:
-    n = max(p.count, 1)
     if isinstance(p, NumericProfile):
-        return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=(p.below_range + p.above_range) / n,
-                              infinite=p.infinite)
+        return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=out_of_range_rate(p), infinite=p.infinite)
     return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=0.0, unseen_categories=p.unseen,
                           unseen_values=list(p.unseen_values))
 
