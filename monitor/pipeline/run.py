@@ -26,6 +26,7 @@ from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
+from monitor.pipeline.digest import digest
 from monitor.pipeline.labels import refresh_performance
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
@@ -175,6 +176,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf)
+    summary.extra["profiles"] = {spec.name: digest(spec, ref.profile.features[spec.name], window.features[spec.name])
+                                 for spec in specs}
+    summary.extra["drift_share_threshold"] = cfg.drift.drift_share
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
     quality = assess(ref.profile, window, alpha=cfg.drift.fdr,
