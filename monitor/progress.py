@@ -44,7 +44,8 @@ def progress(description: str, total: int | None, *, unit: str = "", enabled: bo
 
         def advance(n: int) -> None:
             bar.advance(task, n)
-            speed = bar.tasks[task].speed
+            t = bar.tasks[task]
+            speed = t.completed / t.elapsed if t.elapsed else None  # the mean so far: steadier than rich's
             bar.update(task, rate=f"{speed:,.1f} {unit}/s" if speed else "")
 
         yield advance

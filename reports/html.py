@@ -18,7 +18,7 @@ th{background:#f5f5f5} .drift{background:#fde0dc;font-weight:600} .ok{color:#2a7
 .note{color:#555;font-size:12px} nav a{margin-right:12px}
 .scroll{overflow-x:auto} .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
 .plot{min-height:120px;border:1px solid #eee;border-radius:6px}
-#headline{font-size:15px;line-height:1.5} #headline li.sev-performance,#headline li.sev-quality{font-weight:600}
+#headline{font-size:15px;line-height:1.5} #headline li.severe{font-weight:600;color:#b71c1c}
 """
 
 

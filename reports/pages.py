@@ -44,7 +44,7 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
 
 
 def _headline(s: RunSummary) -> str:
-    items = "".join(f"<li class='sev-{e(f.kind)}' data-subject='{e(f.subject)}' data-direction='{e(f.direction)}'>"
+    items = "".join(f"<li class='sev-{e(f.kind)}{' severe' if f.severity >= 400 else ''}' data-subject='{e(f.subject)}' data-direction='{e(f.direction)}'>"
                     f"{e(f.text)}</li>" for f in findings(s))
     what = f"<ol id=headline>{items}</ol>" if items else "<p id=headline>Nothing changed: no drift, no data-quality " \
         "problem and no performance change in this window.</p>"
@@ -56,7 +56,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     """The page of one run: what changed in words, then the evidence: verdicts, pictures, performance, history."""
     head = (f"<nav><a href='/'>all models</a><a href='/report?model={_e(s.model)}'>latest</a>"
             f"<a href='/runs?model={_e(s.model)}'>runs (JSON)</a></nav>"
-            f"<h1>{_e(s.model)} — window {_e(s.window.start.isoformat())} → {_e(s.window.end.isoformat())}</h1>"
+            f"<h1>{_e(s.model)} — window {s.window.start:%Y-%m-%d %H:%M} → {s.window.end:%Y-%m-%d %H:%M} UTC</h1>"
             f"<p>run <code>{_e(s.run_id)}</code> · {s.rows:,} rows · {s.rows_rejected:,} rejected rows · "
             f"drift share {s.drift_share:.0%} · dataset drift: "
             + ('<span class="badge b-drift">yes</span>' if s.dataset_drift else '<span class="badge b-ok">no</span>')
@@ -93,9 +93,9 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     perf = _performance(s)
     runs = sorted([*history, s], key=lambda r: r.window.start)[-60:]
     pictures = distributions(s) + trends(s, runs) + performance_trends(runs)
-    body = (head + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
+    body = (head + _headline(s) + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
             + (f"<h2>Open incidents</h2><ul>{incidents}</ul>" if incidents else "")
-            + _headline(s) + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
+            + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
             + _history(history))
     return _page(f"Driftline · {s.model}", body, head=scripts())
 

@@ -12,7 +12,7 @@ from typing import Any
 from monitor.schema.summary import FeatureVerdict, RunSummary
 
 # Ranks: a performance drop hurts users now; a data-quality failure may explain the drift below it.
-_PERFORMANCE, _QUALITY, _PREDICTION, _FEATURE, _JOINT = 500, 400, 300, 100, 50
+_PERFORMANCE, _QUALITY, _PREDICTION, _FEATURE, _QUALITY_OF_DRIFTED, _JOINT = 500, 400, 300, 100, 60, 50
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,12 @@ def _performance(s: RunSummary) -> list[Finding]:
         ref = m.get("reference")
         word = "dropped" if m["verdict"] == "drop" else "changed"
         if name == "predicted_positive_rate":
+            # Said for the key class (e.g. "defective" = 0), the one people watch.
+            key = (s.performance or {}).get("key_class", 1)
+            share, was = (m["value"], ref) if key == 1 else (1 - m["value"], None if ref is None else 1 - ref)
             out.append(Finding("prediction", name, _PREDICTION + 50,
-                               f"the model now predicts the positive class for {_pct(m['value'])} of rows "
-                               f"(reference {_pct(ref)})", "up" if ref is not None and m["value"] > ref else "down"))
+                               f"predictions shifted: class {key} now predicted for {_pct(share)} of rows "
+                               f"(reference {_pct(was)})", "up" if was is not None and share > was else "down"))
             continue
         out.append(Finding("performance", name, _PERFORMANCE,
                            f"{name} {word} to {_g(m['value'])} [{_g(iv[0])}, {_g(iv[1])}] against the reference "
@@ -88,9 +91,12 @@ def findings(s: RunSummary) -> list[Finding]:
     """Every finding of one run, most severe first."""
     profiles: dict[str, Any] = s.extra.get("profiles") or {}
     out = _performance(s)
+    drifted = {v.name for v in s.features if v.drifted}
     for c in (s.quality or {}).get("checks", []):
         if c.get("status") == "problem":
-            out.append(Finding("quality", str(c.get("subject", "")), _QUALITY,
+            # On a column that drifted, the rate is part of that story; elsewhere it may be a broken pipeline.
+            rank = _QUALITY_OF_DRIFTED if c.get("subject") in drifted else _QUALITY
+            out.append(Finding("quality", str(c.get("subject", "")), rank,
                                f"data quality: {c.get('check')} of {c.get('subject')} — {c.get('detail', '')}".rstrip(" —")))
     pv = s.prediction_drift
     if pv is not None and pv.drifted and not any(f.kind == "prediction" for f in out):
