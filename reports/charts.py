@@ -23,7 +23,7 @@ PLOTLY_URL = f"/static/plotly-{PLOTLY_VERSION}.min.js"  # versioned, so it can b
 # One colour per role on every chart: the window, the reference, thresholds, label-free estimates.
 WINDOW, REFERENCE, THRESHOLD, ESTIMATE, COVERAGE = "#1f77b4", "#8c8c8c", "#d62728", "#ff7f0e", "#c7dcef"
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-_BOOT = ("<script>window.addEventListener('DOMContentLoaded',function(){"
+_BOOT = ("<script id=draw-plots>window.addEventListener('DOMContentLoaded',function(){"
          "if(!window.Plotly){return;}"
          "document.querySelectorAll('script[data-plot]').forEach(function(s){"
          "var f=JSON.parse(s.textContent);Plotly.newPlot(s.dataset.plot,f.data,f.layout,f.config);});});</script>")
