@@ -43,8 +43,8 @@ def scripts() -> str:
 
 
 def _figure(div_id: str, data: list[dict[str, Any]], layout: dict[str, Any], *, axis: str = "") -> str:
-    base = {"margin": {"l": 48, "r": 12, "t": 36, "b": 40}, "height": 260, "font": {"size": 11},
-            "legend": {"orientation": "h", "y": -0.25}, "hovermode": "x unified"}
+    base = {"margin": {"l": 48, "r": 36, "t": 36, "b": 40}, "height": 300, "font": {"size": 11},
+            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}, "hovermode": "x unified"}
     spec = json.dumps({"data": data, "layout": {**base, **layout}, "config": _CONFIG}, separators=(",", ":"),
                       allow_nan=False, default=str)
     spec = spec.replace("<", "\\u003c")  # a feature named </script> must not close the tag
@@ -68,10 +68,9 @@ def distribution_chart(div_id: str, name: str, prof: dict[str, Any]) -> str:
     """Reference vs window: histogram shares on the reference's bins, or category shares (unseen marked)."""
     if prof.get("kind") == "numerical":
         x = _bin_labels(prof.get("edges") or [])
-        title = f"{name}: share of rows per bin (reference bins)"
     else:
         x = [str(c) for c in prof.get("categories", [])]
-        title = f"{name}: share of rows per category"
+    title = name
     ref, cur = _clean(prof.get("reference", [])), _clean(prof.get("window", []))
     colours = [THRESHOLD if c == "(unseen)" and (cur[i] or 0) > 0 else WINDOW for i, c in enumerate(x)]
     data = [{"type": "bar", "name": "reference", "x": x, "y": ref, "marker": {"color": REFERENCE},
@@ -79,10 +78,10 @@ def distribution_chart(div_id: str, name: str, prof: dict[str, Any]) -> str:
             {"type": "bar", "name": "this window", "x": x, "y": cur, "marker": {"color": colours},
              "hovertemplate": "%{y:.1%}"}]
     if prof.get("kind") == "categorical" and prof.get("unseen_values"):
-        title += f" · unseen: {', '.join(map(str, prof['unseen_values'][:3]))}"
+        title += f" · unseen: {', '.join(map(str, prof['unseen_values'][:2]))}"
     return _figure(div_id, data, {"title": {"text": title}, "barmode": "group",
-                                  "yaxis": {"tickformat": ".0%", "title": {"text": "share"}},
-                                  "xaxis": {"type": "category"}}, axis="category")
+                                  "yaxis": {"tickformat": ".0%", "title": {"text": "share of rows"}},
+                                  "xaxis": {"type": "category", "tickangle": -35}}, axis="category")
 
 
 def trend_chart(div_id: str, title: str, dates: Sequence[str], values: Sequence[float | None], *,
@@ -94,12 +93,12 @@ def trend_chart(div_id: str, title: str, dates: Sequence[str], values: Sequence[
     if threshold is not None:
         data.append({"type": "scatter", "mode": "lines", "name": "threshold", "x": list(dates),
                      "y": _clean(threshold), "line": {"color": THRESHOLD, "dash": "dot"}})
-    layout: dict[str, Any] = {"title": {"text": title}, "xaxis": {"type": "date", "title": {"text": "window start (UTC)"}},
+    layout: dict[str, Any] = {"title": {"text": title}, "xaxis": {"type": "date"},
                               "yaxis": {"rangemode": "tozero"}}
     if means is not None and any(m is not None for m in means):
         data.append({"type": "scatter", "mode": "lines", "name": "window mean", "x": list(dates),
                      "y": _clean(means), "yaxis": "y2", "line": {"color": REFERENCE, "width": 1}})
-        layout["yaxis2"] = {"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": "mean"}}
+        layout["yaxis2"] = {"overlaying": "y", "side": "right", "showgrid": False}
     return _figure(div_id, data, layout, axis="date")
 
 
@@ -124,10 +123,10 @@ def performance_chart(div_id: str, metric: str, dates: Sequence[str], realized: 
     if reference is not None and x:
         data.append({"type": "scatter", "mode": "lines", "name": "reference", "x": [x[0], x[-1]],
                      "y": [reference, reference], "line": {"color": REFERENCE, "dash": "dot"}})
-    layout = {"title": {"text": f"{metric}: realized vs estimated, against the reference"},
-              "xaxis": {"type": "date", "title": {"text": "window start (UTC)"}},
+    layout = {"title": {"text": f"{metric} over time"},
+              "xaxis": {"type": "date"},
               "yaxis2": {"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%",
-                         "showgrid": False, "title": {"text": "labelled"}}}
+                         "showgrid": False}}
     return _figure(div_id, data, layout, axis="date")
 
 

@@ -78,7 +78,7 @@ def trends(s: RunSummary, runs: Sequence[RunSummary], only: str | None = None) -
         charts.append(f"<figure data-feature='{e(name)}' data-chart=trend>"
                       + trend_chart(f"trend-{i}", f"{name} · {v.statistic} over time", dates, values,
                                     threshold=thresholds, value_name=v.statistic, means=means) + "</figure>")
-    return ("<h2>Over time</h2><p class=note>Blue: the statistic per window; red dotted: its threshold; grey: "
+    return ("<h2>Over time</h2><p class=note>Dates are window starts (UTC). Blue: the statistic per window; red dotted: its threshold; grey: "
             f"the window's mean.</p><div class=plots id=trends>{''.join(charts)}</div>")
 
 

@@ -17,7 +17,7 @@ th{background:#f5f5f5} .drift{background:#fde0dc;font-weight:600} .ok{color:#2a7
 .b-drift{background:#c62828} .b-ok{background:#2e7d32} .b-na{background:#777} .b-warn{background:#ef6c00}
 .note{color:#555;font-size:12px} nav a{margin-right:12px}
 .scroll{overflow-x:auto} .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
-.plot{min-height:120px;border:1px solid #eee;border-radius:6px}
+.plot{min-height:120px;border:1px solid #eee;border-radius:6px} figure{margin:0;min-width:0}
 #headline{font-size:15px;line-height:1.5} #headline li.severe{font-weight:600;color:#b71c1c}
 """
 
