@@ -65,7 +65,7 @@ def build_report(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            snapshot = Report(metrics, metadata={"title": title}).run(dataset(current), dataset(reference))
+            snapshot = Report(metrics, metadata={"title": f"Evidently's own tests on a bounded sample: {title}"}).run(dataset(current), dataset(reference))
             path.parent.mkdir(parents=True, exist_ok=True)
             snapshot.save_html(str(path))
     except Exception as exc:  # noqa: BLE001 - a failed visual must never fail the run's verdicts
