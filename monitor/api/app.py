@@ -129,10 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return overview.overview_page(rows)
 
     @app.get(charts.PLOTLY_URL)
-    def plotly_js() -> FileResponse:
-        # Versioned URL: the file never changes under it, so browsers keep it for a year.
+    def plotly_js(_: Any = reader) -> FileResponse:
+        # Guarded like the pages that load it. Versioned URL: the file never changes under it, so browsers
+        # keep it for a year ("private": a shared cache must not serve it to someone not let in).
         return FileResponse(charts.plotly_js(), media_type="text/javascript",
-                            headers={"Cache-Control": "public, max-age=31536000, immutable"})
+                            headers={"Cache-Control": "private, max-age=31536000, immutable"})
 
     @app.get("/report", response_class=HTMLResponse)
     def report(_: Any = reader, model: str | None = None) -> str:

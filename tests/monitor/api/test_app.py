@@ -166,7 +166,7 @@ def test_overview_feature_view_and_the_chart_library_over_http(api) -> None:  # 
     assert "id=headline" in page.text and "id=distributions" in page.text
     assert len(page.content) < 1024 * 1024
     js = client.get(PLOTLY_URL)
-    assert js.status_code == 200 and js.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert js.status_code == 200 and js.headers["cache-control"] == "private, max-age=31536000, immutable"
     assert js.headers["content-type"].startswith("text/javascript") and b"plotly" in js.content[:2000].lower()
     feature = client.get(f"/report/{summary['run_id']}/feature/fz_mean")
     assert feature.status_code == 200 and "id=feature-history" in feature.text
