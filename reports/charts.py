@@ -104,8 +104,10 @@ def trend_chart(div_id: str, title: str, dates: Sequence[str], values: Sequence[
 
 def performance_chart(div_id: str, metric: str, dates: Sequence[str], realized: Sequence[float | None],
                       interval: Sequence[tuple[float | None, float | None]], estimated: Sequence[float | None],
-                      reference: float | None, coverage: Sequence[float | None]) -> str:
-    """A metric over time: realized with its interval, the label-free estimate, the reference, label coverage."""
+                      reference: float | None, coverage: Sequence[float | None],
+                      reference_band: tuple[float | None, float | None] | None = None) -> str:
+    """A metric over time: realized with its interval, the label-free estimate, the reference and its band,
+    label coverage."""
     x = list(dates)
     lo, hi = _clean([i[0] for i in interval]), _clean([i[1] for i in interval])
     data: list[dict[str, Any]] = [
@@ -121,6 +123,14 @@ def performance_chart(div_id: str, metric: str, dates: Sequence[str], realized: 
          "marker": {"color": COVERAGE}, "opacity": 0.5, "hovertemplate": "%{y:.0%}"},
     ]
     if reference is not None and x:
+        if reference_band and None not in reference_band:  # the reference's interval, widened by the tolerance
+            lo_ref, hi_ref = reference_band
+            data[:0] = [
+                {"type": "scatter", "mode": "lines", "x": [x[0], x[-1]], "y": [hi_ref] * 2,
+                 "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
+                {"type": "scatter", "mode": "lines", "x": [x[0], x[-1]], "y": [lo_ref] * 2,
+                 "fill": "tonexty", "fillcolor": "rgba(140,140,140,0.18)", "line": {"width": 0},
+                 "name": "reference band", "hoverinfo": "skip"}]
         data.append({"type": "scatter", "mode": "lines", "name": "reference", "x": [x[0], x[-1]],
                      "y": [reference, reference], "line": {"color": REFERENCE, "dash": "dot"}})
     layout = {"title": {"text": f"{metric} over time"},

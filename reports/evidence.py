@@ -82,6 +82,15 @@ def trends(s: RunSummary, runs: Sequence[RunSummary], only: str | None = None) -
             f"the window's mean.</p><div class=plots id=trends>{''.join(charts)}</div>")
 
 
+def _reference_band(s: RunSummary, metric: str) -> tuple[float | None, float | None] | None:
+    """The reference value's own interval, widened by the configured tolerance."""
+    iv = (s.extra.get("reference_intervals") or {}).get(metric)
+    if not iv or None in iv:
+        return None
+    tol = s.extra.get("performance_tolerance") or 0.0
+    return iv[0] - tol, iv[1] + tol
+
+
 def performance_trends(runs: Sequence[RunSummary]) -> str:
     """Each key metric over time: realized with interval, label-free estimate, reference, label coverage."""
     dates = _dates(runs)
@@ -101,13 +110,15 @@ def performance_trends(runs: Sequence[RunSummary]) -> str:
             reference = m.get("reference", reference) if m.get("reference") is not None else reference
         if any(v is not None for v in realized + est):
             charts.append(f"<figure data-chart=performance data-metric='{e(metric)}'>"
-                          + performance_chart(f"perf-{j}", metric, dates, realized, band, est, reference, cov)
+                          + performance_chart(f"perf-{j}", metric, dates, realized, band, est, reference, cov,
+                                              reference_band=_reference_band(runs[-1], metric))
                           + "</figure>")
     if not charts:
         return ""
     return ("<h2>Performance over time</h2><p class=note>Blue: realized from labels, with its interval; orange "
             "dashed: estimated from probabilities alone (CBPE, assumes no concept drift); grey dotted: the "
-            "reference; bars: label coverage.</p>"
+            "reference, in its band (its own interval, widened by the configured tolerance); bars: label "
+            "coverage.</p>"
             f"<div class=plots id=performance-trends>{''.join(charts)}</div>")
 
 

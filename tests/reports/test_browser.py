@@ -128,6 +128,9 @@ def test_drift_day_headline_and_charts(browser, demo_week: str) -> None:  # type
     months = [t for t in _dated(page, "#trends") if "Nov" in t]
     assert months, "the over-time axes show no dates"
     assert any("Nov" in t for t in _dated(page, "#performance-trends"))
+    legend = page.locator("#performance-trends figure[data-metric='accuracy'] .legendtext").all_text_contents()
+    assert {"realized", "estimated (no labels)", "reference", "label coverage"} <= set(legend)
+    assert "reference band" in legend  # the reference value's own interval
     page.screenshot(path=str(ROOT / "docs" / "report-drift-day-1440.png"))
     page.locator("#distributions").screenshot(path=str(ROOT / "docs" / "report-distributions-1440.png"))
     phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
