@@ -1,4 +1,4 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, init."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, init. Exit codes in EPILOG."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config import ModelConfig, Settings
-from monitor.errors import ConfigError, DriftlineError
+from monitor.errors import ConfigError, DriftlineError, StoreError
 from monitor.pipeline.models import load_models
 from monitor.schema.summary import RunSummary
 
@@ -30,13 +30,23 @@ def _err(*args: object) -> None:
 
 
 def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    """A run as a readable table."""
+    """A run as a readable table: what changed in words first, then every column's verdict."""
+    from reports.story import dataset_drift_reason, findings
+
     w = f"{s.window.start:%Y-%m-%d %H:%M} → {s.window.end:%Y-%m-%d %H:%M} UTC"
     print(f"\n{s.model}  {w}  rows={s.rows:,} rejected={s.rows_rejected:,}  "
           f"drift share={s.drift_share:.0%} dataset drift={'YES' if s.dataset_drift else 'no'}"
           + (f"  [{s.status}]" if s.status != "ok" else ""), file=out)
-    print(f"  {'column':<16}{'statistic':<15}{'value':>9}{'threshold':>11}  verdict   data quality", file=out)
+    for f in findings(s):
+        print(f"  * {f.text}", file=out)
+    print(f"  {dataset_drift_reason(s)}", file=out)
     rows = list(s.features) + [v for v in (s.prediction_drift, s.label_drift) if v is not None]
+    mv = s.multivariate
+    joint = mv is not None and mv.get("auc") is not None
+    # Columns as wide as their longest entry: long feature names never run into the next column.
+    name_w = max([len("column"), *(len(v.name) for v in rows), len("joint (AUC)") if joint else 0]) + 2
+    stat_w = max([len("statistic"), *(len(v.statistic) for v in rows), len("classifier") if joint else 0]) + 2
+    print(f"  {'column':<{name_w}}{'statistic':<{stat_w}}{'value':>9}{'threshold':>11}  verdict   data quality", file=out)
     for v in rows:
         q = s.data_quality.get(v.name)
         dq = ""
@@ -47,17 +57,30 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
             dq = ", ".join(b for b in bits if b)
         verdict = "n/a" if v.status == "insufficient_data" else ("DRIFT" if v.drifted else "ok")
         value = "—" if v.value is None else f"{v.value:.3f}"
-        print(f"  {v.name:<16}{v.statistic:<15}{value:>9}{v.threshold:>11.3f}  {verdict:<9} {dq}", file=out)
+        print(f"  {v.name:<{name_w}}{v.statistic:<{stat_w}}{value:>9}{v.threshold:>11.3f}  {verdict:<9} {dq}", file=out)
     for c in (s.quality or {}).get("checks", []):
         if c.get("status") == "problem":
             print(f"  data quality: {c['check']} {c['subject']}: {c.get('detail', '')}", file=out)
-    mv = s.multivariate
-    if mv and mv.get("auc") is not None:
-        print(f"  {'joint (AUC)':<16}{'classifier':<15}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "
+    if mv and joint:
+        print(f"  {'joint (AUC)':<{name_w}}{'classifier':<{stat_w}}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "
               f"{'DRIFT' if mv['drifted'] else 'ok'}", file=out)
     for a in s.alerts:
         print(f"  alert [{a.severity}] {a.rule}: {a.message}", file=out)
     print(f"  report: {s.report_url}", file=out)
+
+
+def _failed(summaries: Sequence[RunSummary], fail_on: str | None) -> int:
+    """Exit status 1 when --fail-on drift|alert finds what it names, else 0."""
+    if fail_on == "drift" and any(s.dataset_drift or any(v.drifted for v in s.features) for s in summaries):
+        return 1
+    if fail_on == "alert" and any(a.severity != "resolved" for s in summaries for a in s.alerts):
+        return 1
+    return 0
+
+
+def _quiet_stdout(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
+    # With --json, stdout carries only the JSON: console alerts and progress go to stderr.
+    return contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
@@ -73,36 +96,62 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+    with _quiet_stdout(args):
         summaries = service.run(_configs(args), at=args.at, model=args.model)
-    _emit(summaries, args.json)
-    return 0
+    _emit(summaries, args.json, quiet=args.quiet)
+    return _failed(summaries, args.fail_on)
 
 
-def _emit(summaries: Sequence[RunSummary], as_json: bool) -> None:
+def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -> None:
     if as_json:
         print(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
-    else:
+    elif not quiet:
         for s in summaries:
             print_summary(s)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
+    from monitor.progress import progress, wanted
 
     configs = _configs(args)
-    out: list[RunSummary] = []
-    for cfg in configs.values():
-        if args.model and cfg.model != args.model:
-            continue
-        step = cfg.window.duration
-        at = args.start + step
+    chosen = [c for c in configs.values() if not args.model or c.model == args.model]
+    plan = []  # (config, window end), in order
+    for cfg in chosen:
+        at = args.start + cfg.window.duration
         while at <= args.end:
-            _err(f"backfill {cfg.model}: window ending {at:%Y-%m-%d %H:%M}")
-            out += service.run({cfg.model: cfg}, at=at)
-            at += step
-    _emit(out, args.json)
-    return 0
+            plan.append((cfg, at))
+            at += cfg.window.duration
+    out: list[RunSummary] = []
+    show = not args.json and not args.quiet
+    with _quiet_stdout(args), progress(f"backfill {len(plan)} windows", len(plan), unit="windows",
+                                       enabled=wanted(args.quiet or args.json)) as advance:
+        for i, (cfg, at) in enumerate(plan, 1):
+            if args.verbose:
+                _err(f"backfill {cfg.model}: window {i}/{len(plan)} {at - cfg.window.duration:%Y-%m-%d %H:%M}"
+                     f" → {at:%Y-%m-%d %H:%M}")
+            done = service.run({cfg.model: cfg}, at=at)
+            out += done
+            if show:
+                for s in done:
+                    print_summary(s)  # each window's table as it finishes
+            advance(1)
+    if args.json:
+        _emit(out, True)
+    return _failed(out, args.fail_on)
+
+
+def _rows_in(path: Path) -> int | None:
+    """The file's row count for the progress bar's ETA (Parquet metadata; a CSV's lines, minus its header)."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with path.open("rb") as f:
+            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0)
+    except OSError:
+        return None
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -113,8 +162,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.model is None and len(configs) > 1:
         raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
     cfg = configs[args.model] if args.model else next(iter(configs.values()))
-    report = ingest(service.open_store(cfg), cfg, args.target, args.file)
-    print(json.dumps(report.as_dict(), indent=2))
+    from monitor.progress import progress, wanted
+
+    show = wanted(args.quiet)
+    total = _rows_in(args.file) if show else None
+    with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
+        report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
+    if not args.quiet or args.json:
+        print(json.dumps(report.as_dict(), indent=2))
     return 0
 
 
@@ -142,71 +197,134 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo.walkthrough import run_demo
 
     # With --json, stdout carries only the JSON array: progress and console alerts go to stderr.
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+    with _quiet_stdout(args):
+        quiet = args.quiet or args.json
         summaries = run_demo(Path(args.dir), scenario=args.scenario, days=args.days, per_day=args.per_day,
-                             progress=_err if args.json else print, show=None if args.json else print_summary)
+                             progress=_err if args.json else (lambda _m: None) if args.quiet else print,
+                             show=None if quiet else print_summary)
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in summaries]))
-    else:
-        print(f"\nOpen the report:  driftline serve --config-dir {args.dir}  then  http://127.0.0.1:8000/report")
-    return 0
+    elif not args.quiet:
+        print(f"\nOpen the report:  driftline serve --config-dir {args.dir}  then  http://127.0.0.1:8000/")
+    return _failed(summaries, args.fail_on)
+
+
+EPILOG = """exit status:
+  0  done (and nothing that --fail-on names was found)
+  1  --fail-on drift|alert was given and a run found drift or raised an alert
+  2  usage or config error (a bad flag, an invalid model config)
+  3  the store is unavailable or a configured table is missing (worth retrying)"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("driftline")
+    except PackageNotFoundError:  # a source checkout that was not pip-installed
+        return "0.1.0"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="driftline", description="Drift and performance monitoring for ML models.")
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="driftline", description="Drift and performance monitoring for ML models.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"driftline {_version()}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each step does (to stderr)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and --json output")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        # SUPPRESS: given after the subcommand they set the flag; absent, they keep the top-level value.
+        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what each step does (to stderr)")
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and --json output; no progress bar")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        common(sp)
+        return sp
 
     def with_configs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--config-dir", type=Path, default=Path("config"), help="folder of model *.yaml configs")
-        sp.add_argument("--model", help="only this model")
+        sp.add_argument("--config-dir", type=Path, default=Path("config"), metavar="DIR",
+                        help="folder of model *.yaml configs (default: ./config)")
+        sp.add_argument("--model", metavar="NAME", help="only this model (default: every configured model)")
 
-    d = sub.add_parser("demo", help="simulate a week of wheel-assembly traffic and monitor it")
-    d.add_argument("--dir", default="./driftline-demo")
-    d.add_argument("--json", action="store_true", help="print the run summaries as one JSON array")
+    def fail_on(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--fail-on", choices=["drift", "alert"], default=None,
+                        help="exit 1 if any run finds drift (any feature, or dataset drift) or raises an alert; "
+                             "for gating a CI job")
+
+    def as_json(sp: argparse.ArgumentParser, what: str) -> None:
+        sp.add_argument("--json", action="store_true",
+                        help=f"print {what} on stdout and nothing else (alerts and progress go to stderr)")
+
+    d = add("demo", "simulate a week of wheel-assembly traffic and monitor it")
+    d.add_argument("--dir", default="./driftline-demo", metavar="DIR",
+                   help="where to write the demo's config, DuckDB file and reports (default: ./driftline-demo)")
+    as_json(d, "the run summaries as one JSON array")
     from monitor.demo.simulate import SCENARIOS
 
-    d.add_argument("--scenario", default="new_tire_batch", choices=sorted(SCENARIOS))
-    d.add_argument("--days", type=int, default=7)
-    d.add_argument("--per-day", type=int, default=2000)
+    d.add_argument("--scenario", default="new_tire_batch", choices=sorted(SCENARIOS),
+                   help="what happens to the traffic during the week (default: new_tire_batch)")
+    d.add_argument("--days", type=int, default=7, help="days of traffic, one window each (default: 7)")
+    d.add_argument("--per-day", type=int, default=2000, metavar="N", help="predictions logged per day (default: 2000)")
+    fail_on(d)
     d.set_defaults(func=cmd_demo)
-    r = sub.add_parser("run", help="run the latest window (or the one ending at or before --at)")
+    r = add("run", "run the latest window (or the one ending at or before --at)")
     with_configs(r)
-    r.add_argument("--at", type=_when)
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--at", type=_when, metavar="TIME",
+                   help="run the window ending at or before this ISO 8601 time, UTC unless it has an offset "
+                        "(default: now)")
+    as_json(r, "the run summaries as one JSON array")
+    fail_on(r)
     r.set_defaults(func=cmd_run)
-    b = sub.add_parser("backfill", help="run every window between --from and --to")
+    b = add("backfill", "run every window between --from and --to, printing each as it finishes")
     with_configs(b)
-    b.add_argument("--from", dest="start", type=_when, required=True)
-    b.add_argument("--to", dest="end", type=_when, required=True)
-    b.add_argument("--json", action="store_true")
+    b.add_argument("--from", dest="start", type=_when, required=True, metavar="TIME",
+                   help="start of the first window (ISO 8601, e.g. 2026-11-16T00:00Z)")
+    b.add_argument("--to", dest="end", type=_when, required=True, metavar="TIME",
+                   help="windows ending at or before this time are run (ISO 8601)")
+    as_json(b, "every run summary as one JSON array, at the end")
+    fail_on(b)
     b.set_defaults(func=cmd_backfill)
-    i = sub.add_parser("ingest", help="load a CSV or Parquet file, validating every row")
+    i = add("ingest", "load a CSV or Parquet file, validating every row")
     with_configs(i)
-    i.add_argument("target", choices=["predictions", "labels", "reference"])
-    i.add_argument("file", type=Path)
+    i.add_argument("target", choices=["predictions", "labels", "reference"], help="which table the file goes to")
+    i.add_argument("file", type=Path, help="a .csv or .parquet file")
+    as_json(i, "the ingest report as JSON (printed by default unless --quiet)")
     i.set_defaults(func=cmd_ingest)
-    n = sub.add_parser("init", help="create the store's tables (safe to run twice)")
+    n = add("init", "create the store's tables (safe to run twice)")
     with_configs(n)
     n.set_defaults(func=cmd_init)
-    s = sub.add_parser("serve", help="serve the API and /report")
-    s.add_argument("--config-dir", type=Path, default=Path("config"))
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--auth", default="local-open", choices=["local-open", "local-token", "google"])
+    s = add("serve", "serve the API, the overview at / and the /report pages")
+    s.add_argument("--config-dir", type=Path, default=Path("config"), metavar="DIR",
+                   help="folder of model *.yaml configs (default: ./config)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    s.add_argument("--auth", default="local-open", choices=["local-open", "local-token", "google"],
+                   help="who may call: anyone local, a bearer token, or Google-signed identity tokens "
+                        "(default: local-open)")
     s.set_defaults(func=cmd_serve)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
+    except StoreError as exc:
+        _err(f"driftline: {type(exc).__name__}: {exc}")
+        return 3
     except DriftlineError as exc:
         _err(f"driftline: {type(exc).__name__}: {exc}")
         return 2
+    except KeyboardInterrupt:
+        _err("driftline: interrupted")
+        return 130
 
 
 if __name__ == "__main__":

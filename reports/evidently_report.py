@@ -6,6 +6,7 @@ built on at most `sample_rows` rows of each side, which the page states.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -14,6 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 log = logging.getLogger(__name__)
+
+
+def error_path(path: Path) -> Path:
+    """Where a failed build leaves its reason, beside where the report would have been."""
+    return path.with_name(path.stem + ".error.txt")
 
 
 def build_report(
@@ -59,10 +65,13 @@ def build_report(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            snapshot = Report(metrics, metadata={"title": title}).run(dataset(current), dataset(reference))
+            snapshot = Report(metrics, metadata={"title": f"Evidently's own tests on a bounded sample: {title}"}).run(dataset(current), dataset(reference))
             path.parent.mkdir(parents=True, exist_ok=True)
             snapshot.save_html(str(path))
     except Exception as exc:  # noqa: BLE001 - a failed visual must never fail the run's verdicts
         log.warning("Evidently report failed: %s", exc)
+        with contextlib.suppress(OSError):  # the page shows why there is no report
+            path.parent.mkdir(parents=True, exist_ok=True)
+            error_path(path).write_text(f"{type(exc).__name__}: {exc}"[:500])
         return None
     return path

@@ -1,41 +1,20 @@
-"""The HTML pages of /report: Driftline's own verdicts first, history and trends, then Evidently's.
+"""The run page of /report: what changed in words first, then the evidence (verdicts, pictures, history).
 
-Every value from a config or the data goes through html.escape: a feature may be named
-<script>. Pages carry no JavaScript and no external assets.
+Pages carry no external assets: charts are Plotly figures drawn by the package's own static plotly.min.js.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from monitor.schema.summary import FeatureVerdict, RunSummary
-from reports.charts import line_chart
+from reports.charts import scripts
+from reports.evidence import distributions, feature_link, evidently_section, performance_trends, trends
+from reports.html import e, num, page
+from reports.story import dataset_drift_reason, findings
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px;margin:8px 0} td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
-th{background:#f5f5f5} .drift{background:#fde0dc;font-weight:600} .ok{color:#2a7d2a} .na{color:#888}
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;color:#fff}
-.b-drift{background:#c62828} .b-ok{background:#2e7d32} .b-na{background:#777} .b-warn{background:#ef6c00}
-.note{color:#555;font-size:12px} .charts{display:flex;flex-wrap:wrap;gap:12px} nav a{margin-right:12px}
-"""
-
-
-def _e(v: Any) -> str:
-    return escape(str(v), quote=True)
-
-
-def _num(v: float | None, digits: int = 4) -> str:
-    return "—" if v is None else f"{v:.{digits}g}"
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-            f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{_CSS}</style></head>"
-            f"<body>{body}</body></html>")
+_e, _num, _page = e, num, page
 
 
 def _status(v: FeatureVerdict) -> str:
@@ -57,18 +36,27 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
             flag = " (flagged on spread)" if v.extra.get("spread_flagged") else ""
             others = f"spread {_num(v.extra['spread'], 3)}, floor {_num(v.extra.get('spread_floor'), 3)}{flag}" + (
                 f", {others}" if others else "")
-        out.append(f"<tr class='{'drift' if v.drifted else ''}' data-feature='{_e(v.name)}'><td>{_e(v.name)}</td>"
+        out.append(f"<tr class='{'drift' if v.drifted else ''}' data-feature='{_e(v.name)}'><td>{feature_link(s.run_id, v.name)}</td>"
                    f"<td>{_e(v.kind)}</td><td>{_e(v.statistic)}</td><td>{_num(v.value)}</td><td>{_num(v.threshold)}</td>"
                    f"<td>{_num(v.p_value, 3)}</td><td>{_status(v)}</td><td class=note>{_e(dq)}</td>"
                    f"<td class=note>{others}</td></tr>")
     return "".join(out)
 
 
+def _headline(s: RunSummary) -> str:
+    items = "".join(f"<li class='sev-{e(f.kind)}{' severe' if f.severity >= 400 else ''}' data-subject='{e(f.subject)}' data-direction='{e(f.direction)}'>"
+                    f"{e(f.text)}</li>" for f in findings(s))
+    what = f"<ol id=headline>{items}</ol>" if items else "<p id=headline>Nothing changed: no drift, no data-quality " \
+        "problem and no performance change in this window.</p>"
+    return f"<h2>What changed</h2>{what}<p id=dataset-drift>{e(dataset_drift_reason(s))}</p>"
+
+
 def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str | None,
-             open_incidents: Sequence[dict[str, Any]] = ()) -> str:
-    """The page of one run: verdicts, data quality, performance, alerts, trends, and the report link."""
-    head = (f"<nav><a href='/report?model={_e(s.model)}'>latest</a><a href='/runs?model={_e(s.model)}'>runs (JSON)</a></nav>"
-            f"<h1>{_e(s.model)} — window {_e(s.window.start.isoformat())} → {_e(s.window.end.isoformat())}</h1>"
+             open_incidents: Sequence[dict[str, Any]] = (), evidently_error: str | None = None) -> str:
+    """The page of one run: what changed in words, then the evidence: verdicts, pictures, performance, history."""
+    head = (f"<nav><a href='/'>all models</a><a href='/report?model={_e(s.model)}'>latest</a>"
+            f"<a href='/runs?model={_e(s.model)}'>runs (JSON)</a></nav>"
+            f"<h1>{_e(s.model)} — window {s.window.start:%Y-%m-%d %H:%M} → {s.window.end:%Y-%m-%d %H:%M} UTC</h1>"
             f"<p>run <code>{_e(s.run_id)}</code> · {s.rows:,} rows · {s.rows_rejected:,} rejected rows · "
             f"drift share {s.drift_share:.0%} · dataset drift: "
             + ('<span class="badge b-drift">yes</span>' if s.dataset_drift else '<span class="badge b-ok">no</span>')
@@ -79,17 +67,21 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     cols = ("<tr><th>column</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th>"
             "<th>verdict</th><th>data quality</th><th>other statistics</th></tr>")
     extra_rows = [v for v in (s.prediction_drift, s.label_drift) if v is not None]
+    ranked = sorted(s.features, key=lambda v: (not v.drifted, -(v.value or 0) / (v.threshold or 1)))
     verdicts = (f"<h2>Driftline verdicts (full window, SQL profile)</h2>"
-                f"<table id=verdicts>{cols}{_verdict_rows(s.features, s)}{_verdict_rows(extra_rows, s)}</table>"
-                "<p class=note>Verdicts come from the whole window's SQL profile: a feature drifts when the change "
-                "exceeds its practical floor with the run's false-discovery rate controlled (see docs). "
+                f"<div class=scroll><table id=verdicts>{cols}{_verdict_rows(ranked, s)}{_verdict_rows(extra_rows, s)}"
+                "</table></div>"
+                "<p class=note>Most severe first. Verdicts come from the whole window's SQL profile: a feature drifts "
+                "when the change exceeds its practical floor with the run's false-discovery rate controlled (see docs). "
                 "The threshold is the value above which it is flagged at this window's size.</p>")
     mv = s.multivariate
     if mv and mv.get("auc") is not None:
         badge = '<span class="badge b-drift">drift</span>' if mv.get("drifted") else '<span class="badge b-ok">ok</span>'
         verdicts += (f"<p id=multivariate>Joint distribution (a classifier telling window rows from reference rows): "
                      f"AUC {_num(mv.get('auc'), 3)} [{_num(mv.get('ci_low'), 3)}, {_num(mv.get('ci_high'), 3)}], "
-                     f"flagged above {_num(mv.get('threshold'), 3)} {badge}</p>")
+                     f"flagged above {_num(mv.get('threshold'), 3)} {badge}. <span class=note>It sees the columns "
+                     f"together, so it can flag dataset drift when few or no single feature drifts; an AUC of 0.5 "
+                     f"means it cannot tell the window from the reference.</span></p>")
     q = s.quality or {}
     problems = [c for c in q.get("checks", []) if c.get("status") == "problem"]
     items = "".join(f"<li><b>{_e(c['check'])}</b> {_e(c['subject'])}: {_e(c.get('detail', ''))}</li>" for c in problems)
@@ -99,16 +91,13 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
                  "<p id=quality>No data-quality problem: null, out-of-range and unseen rates, schema and volume "
                  "are as the reference implies.</p>") if q else "")
     perf = _performance(s)
-    trends = _trends(s, history)
-    report = (f"<h2>Evidently report</h2><p><a id=evidently href='{_e(evidently_url)}'>Open the Evidently report of this "
-              f"run</a> <span class=note>(built on a bounded random sample of the window and of the reference, "
-              f"for the visuals; its own drift tests are Evidently's defaults, not Driftline's verdicts)</span></p>"
-              if evidently_url else "<h2>Evidently report</h2><p class=note>No report for this run.</p>")
-    hist = _history(history)
-    body = (head + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
+    runs = sorted([*history, s], key=lambda r: r.window.start)[-60:]
+    pictures = distributions(s) + trends(s, runs) + performance_trends(runs)
+    body = (head + _headline(s) + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
             + (f"<h2>Open incidents</h2><ul>{incidents}</ul>" if incidents else "")
-            + verdicts + perf + trends + report + hist)
-    return _page(f"Driftline · {s.model}", body)
+            + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
+            + _history(history))
+    return _page(f"Driftline · {s.model}", body, head=scripts())
 
 
 def _performance(s: RunSummary) -> str:
@@ -139,34 +128,6 @@ def _performance(s: RunSummary) -> str:
             "<th>estimated without labels [interval]</th></tr>" + "".join(rows) + "</table>"
             "<p class=note>The estimate (CBPE) assumes no concept drift: it is computed from the calibrated "
             "probabilities alone and cannot see a change in the relation between inputs and outcomes.</p>")
-
-
-def _trends(s: RunSummary, history: Sequence[RunSummary]) -> str:
-    runs = sorted([*history, s], key=lambda r: r.window.start)[-60:]
-    labels = [r.window.start.strftime("%Y-%m-%d %H:%M") for r in runs]
-    charts = [line_chart(list(zip(labels, [r.drift_share for r in runs])), title="drift share", y_min=0.0)]
-    for f in s.features:
-        vals, ths = [], []
-        for r in runs:
-            v = next((x for x in r.features if x.name == f.name), None)
-            vals.append(v.value if v else None)
-            ths.append(v.threshold if v else None)
-        charts.append(line_chart(list(zip(labels, vals)), threshold=ths, title=f"{f.name} · {f.statistic}", y_min=0.0))
-    for metric in ("recall_0", "accuracy", "roc_auc"):
-        vals, band, est = [], [], []
-        for r in runs:
-            m = ((r.performance or {}).get("metrics") or {}).get(metric) or {}
-            e = ((r.estimated_performance or {}).get("metrics") or {}).get(metric) or {}
-            iv = m.get("interval") or [None, None]
-            vals.append(m.get("value"))
-            band.append((iv[0], iv[1]))
-            est.append(e.get("value"))
-        if any(v is not None for v in vals + est):
-            charts.append(line_chart(list(zip(labels, vals)), band=band, threshold=est,
-                                     title=f"{metric}: realized (blue, interval) vs estimated (red)"))
-    return ("<h2>Trends</h2><p class=note>Blue: the statistic per run; red dashed: its threshold "
-            "(for performance: the label-free estimate).</p>"
-            f"<div class=charts id=trends>{''.join(charts)}</div>")
 
 
 def _history(history: Sequence[RunSummary]) -> str:

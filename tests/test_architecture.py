@@ -29,6 +29,8 @@ SDK_HOMES = {
     "slack_sdk": ("alerts.slack",),
     "twilio": ("alerts.sms",),
     "evidently": ("reports.evidently_report",),
+    "plotly": ("reports.charts",),
+    "rich": ("monitor.progress",),
     "sqlglot": ("monitor.config.expressions",),
 }
 

@@ -25,7 +25,7 @@ from monitor.errors import (
 from monitor.logs import TraceMiddleware, configure_logging
 from monitor.pipeline.models import load_models
 from monitor.schema.summary import RunSummary
-from reports import pages
+from reports import charts, feature, overview, pages
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=60)
                    if r.run_id != s.run_id and r.window_start < s.window.start.replace(tzinfo=None)]
         url = f"/report/{s.run_id}/evidently" if service.report_file(s) else None
+        error = None if url else service.report_error(cfg, s, state.settings.report_dir)
         incidents = service.open_incidents(cfg, store)
-        return pages.run_page(s, history, evidently_url=url, open_incidents=incidents)
+        return pages.run_page(s, history, evidently_url=url, open_incidents=incidents, evidently_error=error)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(_: Any = reader) -> str:
+        rows = []
+        for cfg in state.configs.values():
+            store = service.open_store(cfg)
+            runs = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=30)]
+            runs.sort(key=lambda r: r.window.start)
+            rows.append(overview.ModelRow(cfg.model, runs, service.open_incidents(cfg, store)))
+        return overview.overview_page(rows)
+
+    @app.get(charts.PLOTLY_URL)
+    def plotly_js(_: Any = reader) -> FileResponse:
+        # Guarded like the pages that load it. Versioned URL: the file never changes under it, so browsers
+        # keep it for a year ("private": a shared cache must not serve it to someone not let in).
+        return FileResponse(charts.plotly_js(), media_type="text/javascript",
+                            headers={"Cache-Control": "private, max-age=31536000, immutable"})
 
     @app.get("/report", response_class=HTMLResponse)
     def report(_: Any = reader, model: str | None = None) -> str:
@@ -130,6 +148,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def report_run(run_id: str, _: Any = reader) -> str:
         cfg, s = _find(run_id)
         return _render(cfg, s)
+
+    @app.get("/report/{run_id}/feature/{name}", response_class=HTMLResponse)
+    def report_feature(run_id: str, name: str, _: Any = reader) -> str:
+        cfg, s = _find(run_id)
+        if name not in {v.name for v in s.features} | {"prediction", "label"}:
+            raise HTTPException(404, "no such feature in this run")
+        store = service.open_store(cfg)
+        history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=60)
+                   if r.window_start <= s.window.start.replace(tzinfo=None)]
+        return feature.feature_page(s, name, history, service.open_incidents(cfg, store))
 
     @app.get("/report/{run_id}/evidently")
     def evidently(run_id: str, _: Any = reader) -> FileResponse:

@@ -111,3 +111,14 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
 def report_file(summary: RunSummary) -> Path | None:
     path = summary.extra.get("report_path")
     return Path(path) if path and Path(path).exists() else None
+
+
+def report_error(cfg: ModelConfig, summary: RunSummary, report_dir: str | None = None) -> str | None:
+    """Why Evidently's report of a run could not be built, when it failed."""
+    from reports.evidently_report import error_path
+
+    path = error_path((Path(report_dir) if report_dir else cfg.resolve(cfg.report.directory)) / f"{summary.run_id}.html")
+    try:
+        return path.read_text()[:500] if path.exists() else None
+    except OSError:
+        return None

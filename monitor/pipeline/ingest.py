@@ -8,7 +8,7 @@ NaN, inf and unseen categories are data: they are kept for the run's data-qualit
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,8 +178,9 @@ def _labels(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rejects: 
     return frame[[key, col, "labelled_at"]].assign(**{col: lambda f: f[col].astype("int64")})
 
 
-def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path) -> IngestReport:
-    """Validate a file row by row and append the good rows to the target table."""
+def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path, *,
+           progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Validate a file row by row and append the good rows to the target table; `progress(n)` per chunk read."""
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: no such file")
@@ -208,6 +209,8 @@ def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path) -> 
             if len(good):
                 store.insert_frame(table, good.reset_index(drop=True))
         report.rows_loaded += len(good)
+        if progress is not None:
+            progress(len(raw))
     if target == "labels" and cfg.labels is not None and store.exists(cfg.predictions.table) and store.exists(table):
         _count_unknown_labels(store, cfg, table, report)
     _record_rejects(store, cfg, target, rejects)

@@ -26,6 +26,7 @@ from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
+from monitor.pipeline.digest import digest
 from monitor.pipeline.labels import refresh_performance
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
@@ -173,6 +174,12 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf)
+    summary.extra["performance_tolerance"] = cfg.performance.tolerance  # with the reference's own interval:
+    summary.extra["reference_intervals"] = {  # the page's reference band
+        name: list(m.interval) for name, m in (ref_perf[0].metrics.items() if ref_perf else ()) if m.interval}
+    summary.extra["profiles"] = {spec.name: digest(spec, ref.profile.features[spec.name], window.features[spec.name])
+                                 for spec in specs}
+    summary.extra["drift_share_threshold"] = cfg.drift.drift_share
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
     quality = assess(ref.profile, window, alpha=cfg.drift.fdr,

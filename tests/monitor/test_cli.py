@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
+import pytest
+
+from monitor.demo import simulate
+from monitor.stores.duckdb import DuckDBStore
+from tests.conftest import START, write_config
 from tests.monitor.pipeline.test_run import SHIFTED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +50,114 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     out = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2
     assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A config folder with a week of new-tire-batch traffic, backfilled once with --json."""
+    directory = tmp_path_factory.mktemp("week")
+    write_config(directory, report="{evidently: false}")
+    store = DuckDBStore(directory / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(3000))
+    logs, _ = simulate.traffic(7, 500, START, scenario="new_tire_batch")
+    store.insert_frame("predictions", logs)
+    store.close()
+    out = _driftline("backfill", "--config-dir", str(directory), "--from", "2026-11-16T00:00Z",
+                     "--to", "2026-11-23T00:00Z", "--json", cwd=directory)
+    return directory, out
+
+
+def test_backfill_json_is_valid_json_and_nothing_else(week) -> None:  # type: ignore[no-untyped-def]
+    directory, out = week
+    assert out.returncode == 0, out.stderr
+    tool = subprocess.run([sys.executable, "-m", "json.tool"], input=out.stdout, capture_output=True, text=True,
+                          check=False)
+    assert tool.returncode == 0, tool.stderr
+    runs = json.loads(out.stdout)
+    assert [r["window"]["start"][:10] for r in runs] == [f"2026-11-{d}" for d in range(16, 23)]
+    assert "[CRITICAL]" in out.stderr  # console alerts went to stderr, not into the JSON
+    assert "\x1b[" not in out.stderr  # no progress bar when not on a terminal
+
+
+def test_fail_on_drift_exits_1_on_a_drift_day_and_0_on_a_quiet_one(week) -> None:  # type: ignore[no-untyped-def]
+    directory, _ = week
+    drift = _driftline("run", "--config-dir", str(directory), "--at", "2026-11-21T00:00Z", "--fail-on", "drift",
+                       cwd=directory)
+    assert drift.returncode == 1, drift.stderr
+    assert "fz_mean " in drift.stdout and " std" in drift.stdout  # the headline, in words
+    quiet = _driftline("run", "--config-dir", str(directory), "--at", "2026-11-18T00:00Z", "--fail-on", "drift",
+                       cwd=directory)
+    assert quiet.returncode == 0, quiet.stderr
+    # Without --fail-on, drift is not a failure; with -q after the subcommand, nothing is printed.
+    plain = _driftline("run", "--config-dir", str(directory), "--at", "2026-11-21T00:00Z", "-q", cwd=directory)
+    assert plain.returncode == 0 and plain.stdout == ""
+    alert = _driftline("run", "--config-dir", str(directory), "--at", "2026-11-21T00:00Z", "--fail-on", "alert",
+                       "--json", cwd=directory)
+    assert alert.returncode == 1 and json.loads(alert.stdout)[0]["alerts"]
+
+
+def test_exit_codes_for_usage_and_store_trouble(tmp_path: Path) -> None:
+    usage = _driftline("run", "--at", "yesterday", cwd=tmp_path)
+    assert usage.returncode == 2 and "ISO 8601" in usage.stderr
+    write_config(tmp_path, report="{evidently: false}", predictions="{table: missing_table}")
+    store = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
+    assert store.returncode == 3, store.stderr
+    assert "TableNotFound" in store.stderr and "Traceback" not in store.stderr
+
+
+def test_every_flag_has_help_and_there_is_a_version() -> None:
+    from monitor.cli import parser
+
+    p = parser()
+    subparsers = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sp in {"driftline": p, **subparsers.choices}.items():
+        for action in sp._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
+        if name != "driftline":
+            flags = {f for a in sp._actions for f in a.option_strings}
+            assert {"-v", "--verbose", "-q", "--quiet"} <= flags, name
+    version = _driftline("--version", cwd=ROOT)
+    assert version.returncode == 0 and version.stdout.startswith("driftline ")
+
+
+def _on_a_terminal(*args: str, cwd: Path) -> str:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; return what the terminal showed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, close_fds=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TERM": "xterm-256color",
+                                 "COLUMNS": "160"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the follower closed: the process is done
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=600)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_backfill_and_ingest_show_progress_on_a_terminal_only(week, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory, _ = week
+    shown = _on_a_terminal("backfill", "--config-dir", str(directory), "--from", "2026-11-16T00:00Z",
+                           "--to", "2026-11-23T00:00Z", cwd=directory)
+    assert "backfill 7 windows" in shown and "7/7" in shown and "ETA" in shown, shown[-2000:]
+    assert shown.count("wheel-assembly  2026-11-") == 7  # each window's table as it finishes
+    write_config(tmp_path, report="{evidently: false}")
+    logs, _ = simulate.traffic(1, 300, START, scenario="none")
+    logs.to_csv(tmp_path / "logs.csv", index=False)
+    shown = _on_a_terminal("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "logs.csv"),
+                           cwd=tmp_path)
+    assert "ingest logs.csv" in shown and "300/300" in shown and "rows/s" in shown, shown[-2000:]
+    piped = _driftline("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "logs.csv"),
+                       cwd=tmp_path)
+    assert piped.returncode == 0 and "ingest logs.csv" not in piped.stderr + piped.stdout
+    assert json.loads(piped.stdout)["rows_loaded"] == 300

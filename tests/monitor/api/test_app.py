@@ -150,3 +150,24 @@ def test_two_models_sharing_a_store_each_get_their_own_page(tmp_path: Path) -> N
         server.should_exit = True
         thread.join(10)
         service.close_stores()
+
+
+def test_overview_feature_view_and_the_chart_library_over_http(api) -> None:  # type: ignore[no-untyped-def]
+    from reports.charts import PLOTLY_URL
+
+    client, _ = api
+    assert "wheel-assembly" in client.get("/").text and "no data" in client.get("/").text
+    [summary] = client.post("/run", params={"at": (START + timedelta(days=2)).isoformat()}).json()
+    home = client.get("/")
+    assert home.status_code == 200 and "data-model='wheel-assembly'" in home.text
+    assert f"/report/{summary['run_id']}" in home.text and PLOTLY_URL in home.text
+    page = client.get(f"/report/{summary['run_id']}")
+    assert page.text.count("<script src=") == 1 and PLOTLY_URL in page.text  # the library once, no CDN
+    assert "id=headline" in page.text and "id=distributions" in page.text
+    assert len(page.content) < 1024 * 1024
+    js = client.get(PLOTLY_URL)
+    assert js.status_code == 200 and js.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert js.headers["content-type"].startswith("text/javascript") and b"plotly" in js.content[:2000].lower()
+    feature = client.get(f"/report/{summary['run_id']}/feature/fz_mean")
+    assert feature.status_code == 200 and "id=feature-history" in feature.text
+    assert client.get(f"/report/{summary['run_id']}/feature/nope").status_code == 404
