@@ -99,7 +99,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         at = args.start + step
         while at <= args.end:
             _err(f"backfill {cfg.model}: window ending {at:%Y-%m-%d %H:%M}")
-            out += service.run({cfg.model: cfg}, at=at)
+            out += service.run({cfg.model: cfg}, at=at, notify=args.notify)
             at += step
     _emit(out, args.json)
     return 0
@@ -180,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--from", dest="start", type=_when, required=True)
     b.add_argument("--to", dest="end", type=_when, required=True)
     b.add_argument("--json", action="store_true")
+    b.add_argument("--notify", action="store_true",
+                   help="send alerts through the live channels (by default history is stored, nothing is sent)")
     b.set_defaults(func=cmd_backfill)
     i = sub.add_parser("ingest", help="load a CSV or Parquet file, validating every row")
     with_configs(i)

@@ -203,3 +203,13 @@ def test_disabled_alerts_still_write_metrics(state: DuckDBAlertState, monitoring
     sink = CloudMonitoringSink("p", endpoint=monitoring_fake.endpoint, retry_initial=0.01, retry_deadline=0.3)
     out = process_run(make_summary(0, CRITICAL), [], AlertsConfig(enabled=False), state, {}, sink, "http://x")
     assert out.alerts == [] and [d.channel for d in out.delivered] == ["cloud_monitoring"]
+
+
+def test_a_quiet_run_stores_incidents_but_sends_nothing(harness: Harness, slack_fake: FakeServer,
+                                                        twilio_fake: FakeServer,
+                                                        monitoring_fake: FakeMetricService) -> None:
+    out = process_run(make_summary(0, CRITICAL), [], harness.config, harness.state, harness.notifiers,
+                      harness.metrics, "http://x", notify=False)
+    assert (slack_fake.requests, twilio_fake.requests, monitoring_fake.series_calls) == ([], [], [])
+    assert out.delivered == out.pending == [] and harness.state.deliveries("wheel-assembly") == []
+    assert {(i.rule, i.status) for i in harness.state.incidents("wheel-assembly")} == {("dataset_drift", "open")}
