@@ -211,13 +211,14 @@ def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Find
             transition = Transition("unsilence", after.severity, after, finding)
         if transition is not None and transition.kind == "resolve":
             outcome.alerts.append(AlertEntry(severity="resolved", rule=name, message=f"{subject}: back to normal"))
+        if silence is not None and (finding.level or transition is not None):
+            outcome.suppressed.append(Suppressed(
+                rule=name, subject=subject, severity=transition.severity if transition else finding.level or "ok",
+                state="silenced", reason=silence.reason, by=silence.created_by, until=silence.ends_at.isoformat(),
+                message=finding.headline or f"{subject}: back to normal"))
         if transition is not None and after is not None:
             if silence is not None:
                 after = dataclasses.replace(after, silenced=silence.id)
-                outcome.suppressed.append(Suppressed(
-                    rule=name, subject=subject, severity=transition.severity, state="silenced",
-                    reason=silence.reason, by=silence.created_by, until=silence.ends_at.isoformat(),
-                    message=finding.headline or f"{subject}: back to normal"))
                 transition = None
             elif transition.kind == "resolve" and before is not None and before.silenced:
                 transition = None  # never announced, so its end is no news either

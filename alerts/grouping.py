@@ -17,7 +17,7 @@ from monitor.schema.summary import FeatureVerdict, RunSummary
 DRIFT_RULES = ("feature_drift", "dataset_drift", "prediction_drift", "label_drift")
 QUALITY_RULES = ("null_rate", "out_of_range_rate", "rejected_rows", "volume")
 _RANK = {"critical": 3, "warn": 2, "resolved": 1}
-_WORDS = {"open": "", "escalate": "", "renotify": "still: ", "resolve": "", "unsilence": "silence ended, still: "}
+_WORDS = {"open": "", "escalate": "", "renotify": "still: ", "resolve": "", "unsilence": "no longer silenced, still: "}
 
 
 def _size(v: FeatureVerdict) -> float:

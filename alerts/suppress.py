@@ -20,7 +20,7 @@ from alerts.grouping import DRIFT_RULES, QUALITY_RULES
 from alerts.rules import Finding
 from monitor.config.alerts import RULE_NAMES
 from monitor.errors import ConfigError
-from monitor.schema.alerting import AlertState, Silence
+from monitor.schema.alerting import AlertState, Incident, Silence
 from monitor.schema.summary import RunSummary
 
 BROKEN_PIPELINE_INHIBITS = (*DRIFT_RULES, "performance")
@@ -117,3 +117,16 @@ def silence_view(s: Silence, now: datetime) -> dict[str, object]:
     return {"id": s.id, "model": s.model, "rule": s.rule or "*", "subject": s.subject or "*",
             "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(), "reason": s.reason,
             "created_by": s.created_by, "active": s.active(now)}
+
+
+def acknowledge(state: AlertState, model: str, rule: str, subject: str | None, *, by: str, now: datetime) -> Incident:
+    """Marks an open incident acknowledged: no more reminders, but an escalation and its resolve are still sent.
+    Without a subject, the rule's only open incident."""
+    open_ = [i for i in state.incidents(model) if i.status == "open"]
+    match = [i for i in open_ if i.rule == rule and (subject is None or i.subject == subject)]
+    if len(match) != 1:
+        known = sorted(f"{i.rule}/{i.subject}" for i in open_)
+        raise ConfigError(f"no single open incident {rule}/{subject or '*'} of {model!r}; open: {known}")
+    acked = replace(match[0], acknowledged_by=by or "unknown", acknowledged_at=now)
+    state.save_incidents([acked])
+    return acked
