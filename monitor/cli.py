@@ -1,14 +1,15 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, init."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, init, silence, ack."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import ModelConfig, Settings
@@ -105,6 +106,52 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one(args: argparse.Namespace) -> ModelConfig:
+    configs = _configs(args)
+    if args.model is None and len(configs) > 1:
+        raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
+    return configs[args.model] if args.model else next(iter(configs.values()))
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from monitor.api import alerting
+
+    if args.action == "add":
+        out: object = alerting.silence(_one(args), duration=args.duration, reason=args.reason, by=args.by,
+                                       rule=args.rule, subject=args.feature)
+    elif args.action == "list":
+        out = alerting.silences(_one(args), include_ended=args.all)
+    else:
+        out = alerting.expire(_configs(args), args.id)
+        if out is None:
+            raise DriftlineError(f"no silence {args.id!r}; see `driftline silence list --all`")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from monitor.api import alerting
+
+    print(json.dumps(alerting.ack(_one(args), args.rule, args.subject, args.by), indent=2))
+    return 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return "unknown"
+
+
+def _duration(text: str) -> timedelta:
+    from monitor.config.common import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
     from monitor.pipeline.ingest import ingest
@@ -191,6 +238,28 @@ def parser() -> argparse.ArgumentParser:
     n = sub.add_parser("init", help="create the store's tables (safe to run twice)")
     with_configs(n)
     n.set_defaults(func=cmd_init)
+    sl = sub.add_parser("silence", help="mute alerts of a model for a while, with a reason (add, list, expire)")
+    actions = sl.add_subparsers(dest="action", required=True)
+    sa = actions.add_parser("add", help="silence a model, or one rule or feature of it")
+    with_configs(sa)
+    sa.add_argument("--rule", default="", help="only this rule (e.g. feature_drift)")
+    sa.add_argument("--feature", default="", help="only this feature (or a rule's subject)")
+    sa.add_argument("--for", dest="duration", type=_duration, required=True, help="e.g. 3d, 6h")
+    sa.add_argument("--reason", required=True)
+    sa.add_argument("--by", default=_user(), help="who is silencing (shown on the page)")
+    sls = actions.add_parser("list", help="the model's active silences")
+    with_configs(sls)
+    sls.add_argument("--all", action="store_true", help="include ended silences")
+    se = actions.add_parser("expire", help="end a silence now")
+    with_configs(se)
+    se.add_argument("id")
+    sl.set_defaults(func=cmd_silence)
+    a = sub.add_parser("ack", help="acknowledge an open incident: no more reminders, it still resolves")
+    with_configs(a)
+    a.add_argument("--rule", required=True)
+    a.add_argument("--subject", help="needed when the rule has several open incidents")
+    a.add_argument("--by", default=_user())
+    a.set_defaults(func=cmd_ack)
     s = sub.add_parser("serve", help="serve the API and /report")
     s.add_argument("--config-dir", type=Path, default=Path("config"))
     s.add_argument("--host", default="127.0.0.1")

@@ -25,7 +25,7 @@ SDK_HOMES = {
     "google.auth": ("monitor.api.verifier",),
     "google.oauth2": ("monitor.api.verifier",),
     "jwt": ("monitor.api.verifier",),
-    "fastapi": ("monitor.api.app", "monitor.api.auth", "monitor.api.deps"),
+    "fastapi": ("monitor.api.app", "monitor.api.auth", "monitor.api.deps", "monitor.api.alerting"),
     "slack_sdk": ("alerts.slack",),
     "twilio": ("alerts.sms",),
     "evidently": ("reports.evidently_report",),

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.monitor.pipeline.test_run import SHIFTED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +41,30 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     out = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2
     assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_silence_add_list_expire_and_ack_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor import cli
+    from monitor.api import wiring as service
+    from tests.conftest import write_config
+
+    write_config(tmp_path)
+    common = ["--config-dir", str(tmp_path)]
+    try:
+        assert cli.main(["silence", "add", *common, "--feature", "tire_type", "--for", "3d",
+                         "--reason", "new tire batch", "--by", "ana"]) == 0
+        made = json.loads(capsys.readouterr().out)
+        assert (made["subject"], made["created_by"], made["active"]) == ("tire_type", "ana", True)
+        assert cli.main(["silence", "list", *common]) == 0
+        assert [s["id"] for s in json.loads(capsys.readouterr().out)] == [made["id"]]
+        assert cli.main(["silence", "expire", *common, made["id"]]) == 0
+        assert json.loads(capsys.readouterr().out)["active"] is False
+        assert cli.main(["silence", "list", *common]) == 0
+        assert json.loads(capsys.readouterr().out) == []
+        with pytest.raises(SystemExit):
+            cli.main(["silence", "add", *common, "--for", "3x", "--reason", "r"])
+        assert "not a duration" in capsys.readouterr().err
+        assert cli.main(["ack", *common, "--rule", "feature_drift"]) == 2  # nothing open
+        assert "no single open incident" in capsys.readouterr().err
+    finally:
+        service.close_stores()
