@@ -92,7 +92,8 @@ def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
     getter = getattr(store, "alert_state", None)
     if getter is None:
         return []
-    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat()}
+    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat(),
+             "acknowledged_by": i.acknowledged_by}
             for i in getter().incidents(cfg.model) if i.status == "open"]
 
 
