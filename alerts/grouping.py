@@ -7,6 +7,7 @@ transition's, the lines list the others, the drifted features with direction and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from alerts.base import Message
@@ -59,6 +60,12 @@ def detail(t: Transition) -> str:
     return f"feature drift, {text}" if f.rule == "feature_drift" else text
 
 
+def dedup_key(model: str, t: Transition) -> str:
+    """The incident's identity outside Driftline (PagerDuty's dedup_key): the same from trigger to resolve."""
+    opened = t.incident.opened_at.isoformat()
+    return f"driftline/{model}/{t.finding.rule}/{t.finding.subject}/{opened}"
+
+
 def ordered(transitions: Sequence[Transition]) -> list[Transition]:
     """Most severe first; ties keep the rules' order."""
     return sorted(transitions, key=lambda t: -_RANK.get(t.severity, 0))
@@ -81,7 +88,10 @@ def group_message(transitions: Sequence[Transition], summary: RunSummary, link: 
         lines += [c for c in feature_changes(summary) if c not in lines]
     short = (words + (lead.finding.short or head)) if lead.kind != "resolve" else head
     extra = {"short": short + more, "transition": lead.kind,
-             "rules": ", ".join(dict.fromkeys(t.finding.rule for t in ts))}
+             "rules": ", ".join(dict.fromkeys(t.finding.rule for t in ts)),
+             "incidents": json.dumps([{"rule": t.finding.rule, "subject": t.finding.subject, "kind": t.kind,
+                                       "severity": t.severity, "detail": detail(t),
+                                       "dedup_key": dedup_key(summary.model, t)} for t in ts])}
     if quality and any(t.finding.rule not in QUALITY_RULES for t in ts):
         extra["data_quality"] = "\n".join(quality)
     return Message(

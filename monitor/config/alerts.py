@@ -59,9 +59,9 @@ class SeverityChannels(BaseModel):
     """Which channels each severity goes to; channels that are not configured are skipped."""
 
     model_config = ConfigDict(extra="forbid")
-    warn: list[str] = Field(default_factory=lambda: ["console", "slack"])
-    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms"])
-    resolved: list[str] = Field(default_factory=lambda: ["console", "slack"])
+    warn: list[str] = Field(default_factory=lambda: ["console", "slack", "webhook"])
+    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms", "pagerduty", "webhook"])
+    resolved: list[str] = Field(default_factory=lambda: ["console", "slack", "pagerduty", "webhook"])
 
     @model_validator(mode="after")
     def _sms_critical_only(self) -> SeverityChannels:
