@@ -16,6 +16,7 @@ from alerts.grouping import QUALITY_RULES, group_message
 from alerts.incidents import Transition, step
 from alerts.metrics import points_for
 from alerts.outbox import Sender, enqueue, flush
+from alerts.routing import channels_for
 from alerts.rules import Finding, evaluate, persisted_severity
 from alerts.suppress import Suppressed, inhibitions, silence_for
 from monitor.config.alerts import AlertsConfig, RuleBase
@@ -148,7 +149,7 @@ def process_run(
         routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed)
         by_channel: dict[str, list[Transition]] = {}
         for transition, rule in routed:
-            for channel in expand_channels(getattr(rule.channels, transition.severity), list(notifiers)):
+            for channel in expand_channels(channels_for(config, rule, transition, summary), list(notifiers)):
                 by_channel.setdefault(channel, []).append(transition)
         for channel, transitions in by_channel.items() if notify else ():
             message = group_message(transitions, summary, link, quality)
