@@ -79,6 +79,17 @@ def report_link(summary: RunSummary, report_base_url: str) -> str:
     return report_base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def ack_link(summary: RunSummary, report_base_url: str) -> str:
+    """The absolute link to the model's acknowledge page, or '' without an absolute base URL."""
+    from urllib.parse import quote
+
+    base = report_link(summary, report_base_url)
+    if not base.startswith(("http://", "https://")):
+        return ""
+    root = base.split("/report/")[0] if "/report/" in base else report_base_url.rstrip("/")
+    return f"{root}/ack?model={quote(summary.model)}"
+
+
 def expand_channels(names: Sequence[str], available: Sequence[str]) -> list[str]:
     """Channel names of a rule mapped to configured notifiers ('sms' -> 'sms:1', 'sms:2')."""
     out = []
@@ -152,7 +163,7 @@ def process_run(
             for channel in expand_channels(channels_for(config, rule, transition, summary), list(notifiers)):
                 by_channel.setdefault(channel, []).append(transition)
         for channel, transitions in by_channel.items() if notify else ():
-            message = group_message(transitions, summary, link, quality)
+            message = group_message(transitions, summary, link, quality, ack_link(summary, report_base_url))
             payload = dataclasses.replace(message, idempotency_key=f"{key}|run|{channel}")
             rows.append(Delivery(
                 key=payload.idempotency_key, model=summary.model, run_key=key, rule=message.rule,

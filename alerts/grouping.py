@@ -72,8 +72,9 @@ def ordered(transitions: Sequence[Transition]) -> list[Transition]:
 
 
 def group_message(transitions: Sequence[Transition], summary: RunSummary, link: str,
-                  quality: Sequence[str]) -> Message:
-    """The one message of a run for one channel, from the transitions routed to that channel."""
+                  quality: Sequence[str], ack_url: str = "") -> Message:
+    """The one message of a run for one channel, from the transitions routed to that channel; ack_url is
+    the confirm page an "Acknowledge" button leads to while something fires."""
     ts = ordered(transitions)
     lead = ts[0]
     more = f" (+{len(ts) - 1} more)" if len(ts) > 1 else ""
@@ -92,6 +93,8 @@ def group_message(transitions: Sequence[Transition], summary: RunSummary, link: 
              "incidents": json.dumps([{"rule": t.finding.rule, "subject": t.finding.subject, "kind": t.kind,
                                        "severity": t.severity, "detail": detail(t),
                                        "dedup_key": dedup_key(summary.model, t)} for t in ts])}
+    if ack_url and any(t.kind != "resolve" for t in ts):
+        extra["ack_url"] = ack_url
     if quality and any(t.finding.rule not in QUALITY_RULES for t in ts):
         extra["data_quality"] = "\n".join(quality)
     return Message(

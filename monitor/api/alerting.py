@@ -6,7 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from urllib.parse import parse_qs, urlparse
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.suppress import acknowledge, add_silence, expire_silence, silence_view
@@ -15,6 +18,7 @@ from monitor.config import ModelConfig
 from monitor.config.common import Duration
 from monitor.errors import ConfigError
 from monitor.schema.alerting import Incident
+from reports.alert_states import ack_page
 
 Clock = Callable[[], datetime]
 
@@ -81,8 +85,19 @@ class AckIn(BaseModel):
     subject: str | None = None
 
 
-def router(configs: dict[str, ModelConfig], runner: Any, clock: Clock | None = None) -> APIRouter:
-    """The routes, each behind the runner check (`runner` is its Depends)."""
+def _same_origin(request: Request) -> bool:
+    """A browser's form POST from our own page (a cross-site one could ride a reader's IAP cookie)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or urlparse(origin).netloc == request.headers.get("host")
+
+
+def router(configs: dict[str, ModelConfig], runner: Any, reader: Any = None,
+           clock: Clock | None = None) -> APIRouter:
+    """The routes: the API behind the runner check; the confirm page (GET/POST /ack) for people who read
+    the report (`runner`, `reader` are their Depends)."""
     api = APIRouter()
 
     def model(name: str) -> ModelConfig:
@@ -114,5 +129,22 @@ def router(configs: dict[str, ModelConfig], runner: Any, clock: Clock | None = N
             return ack(model(body.model), body.rule, body.subject, who.email, clock)
         except ConfigError as exc:
             raise HTTPException(404, str(exc)) from None
+
+    if reader is not None:
+        @api.get("/ack", response_class=HTMLResponse)
+        def ack_form(name: Annotated[str, Query(alias="model")], _: Any = reader) -> str:
+            return ack_page(name, service.open_incidents(model(name), service.open_store(model(name))))
+
+        @api.post("/ack", response_class=HTMLResponse)
+        async def ack_submit(request: Request, who: Any = reader) -> str:
+            if not _same_origin(request):
+                raise HTTPException(403, "acknowledge from Driftline's own page")
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            cfg = model(form.get("model", ""))
+            try:
+                done = ack(cfg, form.get("rule", ""), form.get("subject") or None, who.email, clock)
+            except ConfigError as exc:
+                raise HTTPException(404, str(exc)) from None
+            return ack_page(cfg.model, service.open_incidents(cfg, service.open_store(cfg)), done)
 
     return api

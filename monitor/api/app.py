@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("%s: %s", type(exc).__name__, exc)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
-    app.include_router(alerting.router(state.configs, runner))
+    app.include_router(alerting.router(state.configs, runner, reader))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

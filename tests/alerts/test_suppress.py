@@ -120,3 +120,14 @@ def test_without_acknowledgement_the_reminders_come(harness: Harness, slack_fake
     for hour in range(4):
         harness.run(make_summary(hour, WARN))
     assert len(slack_fake.requests) == 4  # the acknowledgement test above can fail
+
+
+def test_the_slack_message_links_to_the_acknowledge_page_while_something_fires(harness: Harness,
+                                                                              slack_fake: FakeServer) -> None:
+    harness.run(make_summary(0, WARN))
+    harness.run(make_summary(1))
+    first, resolved = (r.json()["blocks"][-1]["elements"] for r in slack_fake.requests)
+    assert [(b["text"]["text"], b["url"]) for b in first] == [
+        ("Open report", "https://driftline.example.com/report/run-000"),
+        ("Acknowledge", "https://driftline.example.com/ack?model=wheel-assembly")]
+    assert [b["text"]["text"] for b in resolved] == ["Open report"]  # nothing left to acknowledge

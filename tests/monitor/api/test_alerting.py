@@ -74,3 +74,19 @@ def test_an_open_incident_is_acknowledged_by_a_runner(api: tuple[httpx.Client, M
     assert state.incidents(cfg.model)[0].acknowledged_by == acked.json()["acknowledged_by"]
     missing = client.post("/incidents/ack", json={"model": cfg.model, "rule": "volume"}, headers=RUNNER)
     assert missing.status_code == 404 and "open: ['feature_drift/features']" in missing.text
+
+
+def test_the_acknowledge_link_lands_on_an_authenticated_confirm_page(api: tuple[httpx.Client, ModelConfig]) -> None:
+    client, cfg = api
+    state = service.open_store(cfg).alert_state()
+    state.save_incidents([Incident(cfg.model, "feature_drift", "features", "open", "warn", T0, T0, "warn", T0, "k")])
+    assert client.get("/ack", params={"model": cfg.model}).status_code == 401
+    page = client.get("/ack", params={"model": cfg.model}, headers=RUNNER)
+    assert page.status_code == 200 and "<button type=submit>Acknowledge</button>" in page.text
+    form = {"model": cfg.model, "rule": "feature_drift", "subject": "features"}
+    assert client.post("/ack", data=form).status_code == 401
+    cross = client.post("/ack", data=form, headers={**RUNNER, "Origin": "https://evil.example.com"})
+    assert cross.status_code == 403 and state.incidents(cfg.model)[0].acknowledged_by == ""
+    done = client.post("/ack", data=form, headers={**RUNNER, "Sec-Fetch-Site": "same-origin"})
+    assert done.status_code == 200 and "id=done" in done.text and "badge state-acknowledged" in done.text
+    assert state.incidents(cfg.model)[0].acknowledged_by
