@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from alerts.base import Message, MetricPoint, MetricsSink, Notifier
-from alerts.grouping import QUALITY_RULES, group_message
+from alerts.grouping import QUALITY_RULES, group_message, incident_key
 from alerts.incidents import Transition, step
 from alerts.metrics import points_for
 from alerts.outbox import Sender, enqueue, flush
@@ -242,3 +242,31 @@ def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Find
             outcome.transitions.append(transition)
             routed.append((transition, rule))
     return routed
+
+
+ACK_CHANNELS = ("pagerduty",)  # channels that keep an incident's state of their own
+
+
+def notify_acknowledged(incident: Incident, config: AlertsConfig, state: AlertState,
+                        notifiers: Mapping[str, Notifier], now: datetime) -> AlertOutcome:
+    """Tells the channels that track incidents (PagerDuty) that one was acknowledged, through the outbox."""
+    rows = []
+    for channel in [c for c in ACK_CHANNELS if c in notifiers]:
+        key = f"ack|{incident_key(incident)}|{channel}"
+        detail = f"{incident.rule.replace('_', ' ')} acknowledged by {incident.acknowledged_by}"
+        message = Message(
+            model=incident.model, severity="info", rule=incident.rule, subject=incident.subject,
+            headline=f"Driftline {incident.model}: {detail}", idempotency_key=key,
+            extra={"transition": "acknowledge", "incidents": json.dumps([{
+                "rule": incident.rule, "subject": incident.subject, "kind": "acknowledge", "severity": "info",
+                "detail": detail, "dedup_key": incident_key(incident)}])},
+        )
+        rows.append(Delivery(key=key, model=incident.model, run_key=f"ack@{now.isoformat()}", rule=incident.rule,
+                             subject=incident.subject, channel=channel, severity="info",
+                             payload=json.dumps(dataclasses.asdict(message)), window_end=incident.last_window_end,
+                             position=0, created_at=now))
+    enqueue(state, rows)
+    senders = {n: _sender_for_notifier(notifiers[n]) for n in ACK_CHANNELS if n in notifiers}
+    result = flush(state, incident.model, senders, config.outbox, now, only=set(senders))
+    return AlertOutcome(delivered=[_report(r) for r in result.delivered],
+                        pending=[_report(r) for r in result.pending], failed=[_report(r) for r in result.failed])

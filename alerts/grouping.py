@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from alerts.base import Message
 from alerts.incidents import Transition
 from alerts.rules import fmt
+from monitor.schema.alerting import Incident
 from monitor.schema.summary import FeatureVerdict, RunSummary
 
 DRIFT_RULES = ("feature_drift", "dataset_drift", "prediction_drift", "label_drift")
@@ -62,8 +63,12 @@ def detail(t: Transition) -> str:
 
 def dedup_key(model: str, t: Transition) -> str:
     """The incident's identity outside Driftline (PagerDuty's dedup_key): the same from trigger to resolve."""
-    opened = t.incident.opened_at.isoformat()
-    return f"driftline/{model}/{t.finding.rule}/{t.finding.subject}/{opened}"
+    return incident_key(t.incident)
+
+
+def incident_key(i: Incident) -> str:
+    """dedup_key of one incident: model, rule, subject and when it opened."""
+    return f"driftline/{i.model}/{i.rule}/{i.subject}/{i.opened_at.isoformat()}"
 
 
 def ordered(transitions: Sequence[Transition]) -> list[Transition]:

@@ -1,7 +1,8 @@
 """The PagerDuty channel: Events API v2, one alert per Driftline incident, triggered and resolved by its dedup_key.
 
 A grouped run message carries its incidents (Message.extra["incidents"]); each becomes one event:
-`trigger` for news of a firing incident, `resolve` when it ends, with the incident's dedup_key so
+`trigger` for news of a firing incident, `acknowledge` when someone acknowledged it in Driftline,
+`resolve` when it ends, with the incident's dedup_key so
 PagerDuty de-duplicates a resent trigger and closes the alert it opened. HTTP stays in this module.
 """
 
@@ -17,6 +18,7 @@ from alerts.redact import Redactor
 from monitor.config.defaults import HTTP_CHANNEL_TIMEOUT, PAGERDUTY_EVENTS_URL
 from monitor.errors import NotifierRejected, NotifierRetryable
 
+_ACTIONS = {"resolve": "resolve", "acknowledge": "acknowledge"}  # every other transition is news: trigger
 SEVERITY = {"critical": "critical", "warn": "warning", "resolved": "info", "info": "info"}
 
 
@@ -25,7 +27,7 @@ def events_for(message: Message, routing_key: str) -> list[dict[str, Any]]:
     out = []
     for inc in json.loads(message.extra.get("incidents") or "[]"):
         event: dict[str, Any] = {"routing_key": routing_key, "dedup_key": inc["dedup_key"],
-                                 "event_action": "resolve" if inc["kind"] == "resolve" else "trigger"}
+                                 "event_action": _ACTIONS.get(inc["kind"], "trigger")}
         if event["event_action"] == "trigger":
             event["payload"] = {
                 "summary": f"Driftline {message.model}: {inc['detail']}"[:1024],

@@ -60,9 +60,15 @@ def expire(configs: dict[str, ModelConfig], silence_id: str, clock: Clock | None
 
 
 def ack(cfg: ModelConfig, rule: str, subject: str | None, by: str, clock: Clock | None = None) -> dict[str, Any]:
-    """Acknowledges one open incident of a model."""
-    return incident_view(acknowledge(service.open_store(cfg).alert_state(), cfg.model, rule, subject, by=by,
-                                     now=_now(clock)))
+    """Acknowledges one open incident of a model, and tells PagerDuty (if configured) through the outbox."""
+    from alerts.channels import build_notifiers
+    from alerts.engine import notify_acknowledged
+
+    state = service.open_store(cfg).alert_state()
+    incident = acknowledge(state, cfg.model, rule, subject, by=by, now=_now(clock))
+    if cfg.alerts.enabled and cfg.channels.pagerduty is not None:
+        notify_acknowledged(incident, cfg.alerts, state, build_notifiers(cfg.channels), _now(clock))
+    return incident_view(incident)
 
 
 class SilenceIn(BaseModel):

@@ -101,3 +101,22 @@ def test_an_invalid_pagerduty_key_is_refused_not_retried(state: DuckDBAlertState
     assert "HTTP 400" in failed.error and "routing_key" in failed.error
     h.run(make_summary(1, CRITICAL), late=timedelta(hours=1))
     assert len(fakes.pd.requests) == 1
+
+
+def test_an_acknowledgement_reaches_pagerduty_with_the_incidents_dedup_key(h: Harness, fakes: Fakes) -> None:
+    from alerts.engine import notify_acknowledged
+    from alerts.suppress import acknowledge
+    from tests.alerts.conftest import T0
+
+    h.run(make_summary(0, CRITICAL))
+    acked = acknowledge(h.state, "wheel-assembly", "dataset_drift", None, by="ana", now=T0 + timedelta(hours=2))
+    fakes.pd.script = [Reply(503, "busy")]
+    first = notify_acknowledged(acked, h.config, h.state, h.notifiers, T0 + timedelta(hours=2))
+    assert [d.channel for d in first.pending] == ["pagerduty"]
+    notify_acknowledged(acked, h.config, h.state, h.notifiers, T0 + timedelta(hours=3))  # again: same key
+    assert [(d.channel, d.status) for d in h.state.deliveries("wheel-assembly") if d.rule == "dataset_drift"
+            and d.key.startswith("ack|")] == [("pagerduty", "delivered")]
+    h.run(make_summary(1))
+    assert [e["event_action"] for e in fakes.pd_events] == ["trigger", "acknowledge", "resolve"]
+    assert len({e["dedup_key"] for e in fakes.pd_events}) == 1
+    assert len(fakes.hooks) == 2  # the webhook got the trigger and the resolve, not the acknowledgement
