@@ -223,18 +223,19 @@ def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Find
             transition = Transition("unsilence", after.severity, after, finding)
         if transition is not None and transition.kind == "resolve":
             outcome.alerts.append(AlertEntry(severity="resolved", rule=name, message=f"{subject}: back to normal"))
-        if silence is not None and (finding.level or transition is not None):
+        muted = silence is not None and finding.level is not None  # an incident's end is not muted
+        if muted and silence is not None:
             outcome.suppressed.append(Suppressed(
-                rule=name, subject=subject, severity=transition.severity if transition else finding.level or "ok",
-                state="silenced", reason=silence.reason, by=silence.created_by, until=silence.ends_at.isoformat(),
-                message=finding.headline or f"{subject}: back to normal"))
+                rule=name, subject=subject, severity=finding.level or "ok", state="silenced", reason=silence.reason,
+                by=silence.created_by, until=silence.ends_at.isoformat(), message=finding.headline))
         if transition is not None and after is not None:
-            if silence is not None:
+            if transition.kind == "resolve" and before is not None and before.silenced:
+                transition = None  # never announced, so its end is no news either
+            elif muted and silence is not None:
                 after = dataclasses.replace(after, silenced=silence.id)
                 transition = None
-            elif transition.kind == "resolve" and before is not None and before.silenced:
-                transition = None  # never announced, so its end is no news either
             else:
+                # an announced incident's resolve goes out even inside a silence, so PagerDuty can close it
                 after = dataclasses.replace(after, silenced="")
         if after is not None and after != before:
             changed.append(after)

@@ -131,3 +131,12 @@ def test_the_slack_message_links_to_the_acknowledge_page_while_something_fires(h
         ("Open report", "https://driftline.example.com/report/run-000"),
         ("Acknowledge", "https://driftline.example.com/ack?model=wheel-assembly")]
     assert [b["text"]["text"] for b in resolved] == ["Open report"]  # nothing left to acknowledge
+
+
+def test_an_announced_incident_still_resolves_inside_a_silence(harness: Harness, slack_fake: FakeServer) -> None:
+    harness.run(make_summary(0, WARN))
+    add_silence(harness.state, "wheel-assembly", duration=timedelta(days=3), reason="known", by="ana", now=T0)
+    harness.run(make_summary(1, {"force_z": 0.42, "torque": 0.3}))  # still firing, inside the silence
+    harness.run(make_summary(2))
+    assert [t.split(":")[0] for t in _texts(slack_fake)] == ["WARN Driftline WARN wheel-assembly",
+                                                            "RESOLVED Driftline RESOLVED wheel-assembly"]
