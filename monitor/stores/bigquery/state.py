@@ -65,6 +65,12 @@ class BigQueryAlertState:
         self._store.create_table(OUTBOX_TABLE, OUTBOX_SCHEMA, cluster=["model", "status"])
         self._store.create_table(META_TABLE, META_SCHEMA)
         self._store.create_table(SILENCES_TABLE, SILENCES_SCHEMA, cluster=["model"])
+        # An incidents table from before acknowledgement and silences gains their (nullable) columns.
+        have = self._store.columns(INCIDENTS_TABLE)
+        for name, kind, _ in INCIDENTS_SCHEMA:
+            if name not in have:
+                self._store.execute(Query(f"ALTER TABLE {self._store.table(INCIDENTS_TABLE)} ADD COLUMN IF NOT EXISTS "
+                                          f"{self._q(name)} {kind}", {}), "adding an alert incidents column")
 
     # -- statements ------------------------------------------------------------------------------
 
