@@ -10,7 +10,7 @@ from monitor.schema.alerting import AlertState
 
 
 def build_notifiers(channels: ChannelsConfig, redactor: Redactor | None = None) -> dict[str, Notifier]:
-    """The notifiers by channel name: console, slack, and one sms:<n> per recipient."""
+    """The notifiers by channel name: console, slack, one sms:<n> per recipient, pagerduty, webhook."""
     redactor = redactor or Redactor(channels.secrets())
     redactor.add(*channels.secrets())
     out: dict[str, Notifier] = {}
@@ -36,6 +36,18 @@ def build_notifiers(channels: ChannelsConfig, redactor: Redactor | None = None) 
                 from_number=t.from_number, messaging_service_sid=t.messaging_service_sid,
                 api_base_url=t.api_base_url, timeout=t.timeout, name=name, redactor=redactor,
             )
+    if channels.pagerduty is not None:
+        from alerts.pagerduty import PagerDutyNotifier
+
+        pd = channels.pagerduty
+        out["pagerduty"] = PagerDutyNotifier(routing_key=pd.routing_key.get_secret_value(), url=pd.url,
+                                             timeout=pd.timeout, redactor=redactor)
+    if channels.webhook is not None:
+        from alerts.webhook import WebhookNotifier
+
+        w = channels.webhook
+        out["webhook"] = WebhookNotifier(url=w.url, secret=w.secret.get_secret_value(), timeout=w.timeout,
+                                         redactor=redactor)
     return out
 
 

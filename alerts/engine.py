@@ -1,4 +1,5 @@
-"""The one entry point a run calls: evaluate the rules, step the incidents, fill and flush the outbox."""
+"""The one entry point a run calls: evaluate the rules, inhibit and silence, step the incidents, group the
+run's news into one message per channel, fill and flush the outbox."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from alerts.base import Message, MetricPoint, MetricsSink, Notifier
+from alerts.grouping import QUALITY_RULES, group_message, incident_key
 from alerts.incidents import Transition, step
 from alerts.metrics import points_for
 from alerts.outbox import Sender, enqueue, flush
+from alerts.routing import channels_for
 from alerts.rules import Finding, evaluate, persisted_severity
-from monitor.config.alerts import AlertsConfig
+from alerts.suppress import Suppressed, inhibitions, silence_for
+from monitor.config.alerts import AlertsConfig, RuleBase
 from monitor.schema.alerting import AlertState, Delivery, Incident
 from monitor.schema.summary import AlertEntry, RunSummary
 
-_QUALITY_RULES = ("null_rate", "out_of_range_rate", "rejected_rows", "volume")
-_WORDS = {"open": "", "escalate": "", "renotify": "still: ", "resolve": ""}
+_QUALITY_RULES = QUALITY_RULES
 
 
 class DeliveryReport(BaseModel):
@@ -43,6 +46,11 @@ class AlertOutcome:
     delivered: list[DeliveryReport] = field(default_factory=list)
     pending: list[DeliveryReport] = field(default_factory=list)
     failed: list[DeliveryReport] = field(default_factory=list)
+    suppressed: list[Suppressed] = field(default_factory=list)  # evaluated and stored, not sent
+
+    def suppressed_extra(self) -> list[dict[str, str]]:
+        """For RunSummary.extra['suppressed']: inhibited and silenced alerts, with why, who and until when."""
+        return [s.model_dump() for s in self.suppressed]
 
     def summary_extra(self) -> dict[str, list[dict[str, object]]]:
         """For RunSummary.extra['deliveries']: what is pending and what was given up on."""
@@ -71,32 +79,23 @@ def report_link(summary: RunSummary, report_base_url: str) -> str:
     return report_base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def ack_link(summary: RunSummary, report_base_url: str) -> str:
+    """The absolute link to the model's acknowledge page, or '' without an absolute base URL."""
+    from urllib.parse import quote
+
+    base = report_link(summary, report_base_url)
+    if not base.startswith(("http://", "https://")):
+        return ""
+    root = base.split("/report/")[0] if "/report/" in base else report_base_url.rstrip("/")
+    return f"{root}/ack?model={quote(summary.model)}"
+
+
 def expand_channels(names: Sequence[str], available: Sequence[str]) -> list[str]:
     """Channel names of a rule mapped to configured notifiers ('sms' -> 'sms:1', 'sms:2')."""
     out = []
     for name in names:
         out += [a for a in available if a == name or a.startswith(name + ":")]
     return list(dict.fromkeys(out))
-
-
-def _message(t: Transition, summary: RunSummary, link: str, quality: Sequence[str]) -> Message:
-    f = t.finding
-    words = _WORDS[t.kind]
-    label = f.rule.replace("_", " ")
-    detail = f.headline if f.rule in ("feature_drift", "dataset_drift") else f.headline or label
-    if t.kind == "resolve":
-        detail = f"{label} back to normal" + (f" ({f.headline})" if f.headline else "")
-    elif f.rule == "feature_drift":
-        detail = f"feature drift, {detail}"
-    extra = {"short": (words + (f.short or detail)) if t.kind != "resolve" else detail, "transition": t.kind}
-    if quality and f.rule not in _QUALITY_RULES:
-        extra["data_quality"] = "\n".join(quality)
-    return Message(
-        model=summary.model, severity=t.severity,  # type: ignore[arg-type]
-        rule=f.rule, subject=f.subject,
-        headline=f"Driftline {t.severity.upper()} {summary.model}: {words}{detail}",
-        lines=f.lines if t.kind != "resolve" else (), run_id=summary.run_id, report_url=link, extra=extra,
-    )
 
 
 def _points_payload(points: Sequence[MetricPoint], end: datetime) -> str:
@@ -137,8 +136,12 @@ def process_run(
     report_base_url: str,
     *,
     clock: Callable[[], datetime] | None = None,
+    notify: bool = True,
 ) -> AlertOutcome:
-    """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first."""
+    """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first.
+
+    With notify=False (a backfill) incidents are stepped and stored but nothing is enqueued or sent.
+    """
     now = utc((clock or (lambda: datetime.now(UTC)))())
     end = utc(summary.window.end)
     key = run_key(summary)
@@ -149,37 +152,26 @@ def process_run(
     rows: list[Delivery] = []
     changed: list[Incident] = []
     if config.enabled:
-        known = {(i.rule, i.subject): i for i in state.incidents(summary.model)}
         quality = [line for name in _QUALITY_RULES if getattr(config, name).enabled
                    for f in evaluate(name, getattr(config, name), summary).values() if f.level
                    for line in f.lines]
-        for name, rule in config.rules().items():
-            findings: dict[str, Finding] = persisted_severity(name, rule, summary, earlier)
-            for subject, finding in findings.items():
-                before = known.get((name, subject))
-                after, transition = step(before, finding, model=summary.model, window_end=end,
-                                         run_key=key, cooldown=rule.cooldown)
-                if after is not None and after != before:
-                    changed.append(after)
-                if finding.level:
-                    outcome.alerts.append(AlertEntry(severity=finding.level, rule=name, message=finding.headline))
-                if transition is None:
-                    continue
-                if transition.kind == "resolve":
-                    outcome.alerts.append(AlertEntry(severity="resolved", rule=name,
-                                                     message=f"{subject}: back to normal"))
-                outcome.transitions.append(transition)
-                message = _message(transition, summary, link, quality)
-                channels = getattr(rule.channels, transition.severity)
-                for channel in expand_channels(channels, list(notifiers)):
-                    payload = dataclasses.replace(message, idempotency_key=f"{key}|{name}|{subject}|{channel}")
-                    rows.append(Delivery(
-                        key=payload.idempotency_key, model=summary.model, run_key=key, rule=name,
-                        subject=subject, channel=channel, severity=transition.severity,
-                        payload=json.dumps(dataclasses.asdict(payload)), window_end=end,
-                        position=len(rows), created_at=now,
-                    ))
-    if metrics is not None:
+        evaluated = [(name, rule, finding) for name, rule in config.rules().items()
+                     for finding in persisted_severity(name, rule, summary, earlier).values()]
+        routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed)
+        by_channel: dict[str, list[Transition]] = {}
+        for transition, rule in routed:
+            for channel in expand_channels(channels_for(config, rule, transition, summary), list(notifiers)):
+                by_channel.setdefault(channel, []).append(transition)
+        for channel, transitions in by_channel.items() if notify else ():
+            message = group_message(transitions, summary, link, quality, ack_link(summary, report_base_url))
+            payload = dataclasses.replace(message, idempotency_key=f"{key}|run|{channel}")
+            rows.append(Delivery(
+                key=payload.idempotency_key, model=summary.model, run_key=key, rule=message.rule,
+                subject=message.subject, channel=channel, severity=message.severity,
+                payload=json.dumps(dataclasses.asdict(payload)), window_end=end,
+                position=len(rows), created_at=now,
+            ))
+    if metrics is not None and notify:
         rows.append(Delivery(
             key=f"{key}|metrics|-|{metrics.name}", model=summary.model, run_key=key, rule="metrics",
             subject="-", channel=metrics.name, severity="info",
@@ -189,6 +181,8 @@ def process_run(
     # outbox first: if the run dies before the incidents are saved, its retry enqueues the same keys
     enqueue(state, rows)
     state.save_incidents(changed)
+    if not notify:
+        return outcome
     senders = {name: _sender_for_notifier(n) for name, n in notifiers.items()}
     if metrics is not None:
         senders[metrics.name] = _sender_for_metrics(metrics)
@@ -197,3 +191,83 @@ def process_run(
     outcome.pending = [_report(r) for r in result.pending]
     outcome.failed = [_report(r) for r in result.failed]
     return outcome
+
+
+def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Finding]], state: AlertState,
+              key: str, end: datetime, now: datetime, outcome: AlertOutcome,
+              changed: list[Incident]) -> list[tuple[Transition, RuleBase]]:
+    """Steps every incident the run's findings touch; the transitions to send, each with its rule."""
+    known = {(i.rule, i.subject): i for i in state.incidents(summary.model)}
+    inhibited = inhibitions(summary, {(n, f.subject): f for n, _, f in evaluated})
+    silences = state.silences(summary.model)
+    routed: list[tuple[Transition, RuleBase]] = []
+    for name, rule, finding in evaluated:
+        subject = finding.subject
+        if finding.level:
+            outcome.alerts.append(AlertEntry(severity=finding.level, rule=name, message=finding.headline))
+        reason = inhibited.get((name, subject))
+        if reason:
+            # left as it was: an incident neither opens nor resolves on what it cannot trust
+            outcome.suppressed.append(Suppressed(rule=name, subject=subject, severity=finding.level or "ok",
+                                                 state="inhibited", reason=reason, message=finding.headline))
+            continue
+        before = known.get((name, subject))
+        after, transition = step(before, finding, model=summary.model, window_end=end, run_key=key,
+                                 cooldown=rule.cooldown)
+        fresh = after is not None and after != before
+        silence = silence_for(finding, silences, summary, now) if fresh else None
+        if (transition is None and fresh and before is not None and before.silenced and silence is None
+                and after is not None and after.status == "open"):
+            # the silence ended while the condition holds: one message says so
+            after = dataclasses.replace(after, last_notified_at=end, last_notified_severity=after.severity)
+            transition = Transition("unsilence", after.severity, after, finding)
+        if transition is not None and transition.kind == "resolve":
+            outcome.alerts.append(AlertEntry(severity="resolved", rule=name, message=f"{subject}: back to normal"))
+        muted = silence is not None and finding.level is not None  # an incident's end is not muted
+        if muted and silence is not None:
+            outcome.suppressed.append(Suppressed(
+                rule=name, subject=subject, severity=finding.level or "ok", state="silenced", reason=silence.reason,
+                by=silence.created_by, until=silence.ends_at.isoformat(), message=finding.headline))
+        if transition is not None and after is not None:
+            if transition.kind == "resolve" and before is not None and before.silenced:
+                transition = None  # never announced, so its end is no news either
+            elif muted and silence is not None:
+                after = dataclasses.replace(after, silenced=silence.id)
+                transition = None
+            else:
+                # an announced incident's resolve goes out even inside a silence, so PagerDuty can close it
+                after = dataclasses.replace(after, silenced="")
+        if after is not None and after != before:
+            changed.append(after)
+        if transition is not None:
+            outcome.transitions.append(transition)
+            routed.append((transition, rule))
+    return routed
+
+
+ACK_CHANNELS = ("pagerduty",)  # channels that keep an incident's state of their own
+
+
+def notify_acknowledged(incident: Incident, config: AlertsConfig, state: AlertState,
+                        notifiers: Mapping[str, Notifier], now: datetime) -> AlertOutcome:
+    """Tells the channels that track incidents (PagerDuty) that one was acknowledged, through the outbox."""
+    rows = []
+    for channel in [c for c in ACK_CHANNELS if c in notifiers]:
+        key = f"ack|{incident_key(incident)}|{channel}"
+        detail = f"{incident.rule.replace('_', ' ')} acknowledged by {incident.acknowledged_by}"
+        message = Message(
+            model=incident.model, severity="info", rule=incident.rule, subject=incident.subject,
+            headline=f"Driftline {incident.model}: {detail}", idempotency_key=key,
+            extra={"transition": "acknowledge", "incidents": json.dumps([{
+                "rule": incident.rule, "subject": incident.subject, "kind": "acknowledge", "severity": "info",
+                "detail": detail, "dedup_key": incident_key(incident)}])},
+        )
+        rows.append(Delivery(key=key, model=incident.model, run_key=f"ack@{now.isoformat()}", rule=incident.rule,
+                             subject=incident.subject, channel=channel, severity="info",
+                             payload=json.dumps(dataclasses.asdict(message)), window_end=incident.last_window_end,
+                             position=0, created_at=now))
+    enqueue(state, rows)
+    senders = {n: _sender_for_notifier(notifiers[n]) for n in ACK_CHANNELS if n in notifiers}
+    result = flush(state, incident.model, senders, config.outbox, now, only=set(senders))
+    return AlertOutcome(delivered=[_report(r) for r in result.delivered],
+                        pending=[_report(r) for r in result.pending], failed=[_report(r) for r in result.failed])

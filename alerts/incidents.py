@@ -1,5 +1,7 @@
 """The incident state machine: open, escalate warn->critical, re-notify after the cooldown, resolve.
 
+An acknowledged incident is not re-notified (an escalation still is, and it still resolves).
+
 One incident per (model, rule, subject). A run whose window ends no later than the newest
 window an incident has seen is a retry (or out of order) and changes nothing, so a Cloud
 Scheduler retry never notifies twice.
@@ -14,7 +16,7 @@ from typing import Literal
 from alerts.rules import Finding
 from monitor.schema.alerting import Incident
 
-Kind = Literal["open", "escalate", "renotify", "resolve"]
+Kind = Literal["open", "escalate", "renotify", "resolve", "unsilence"]
 _RANK = {None: 0, "warn": 1, "critical": 2}
 
 
@@ -62,7 +64,7 @@ def step(
         # escalation is news: it does not wait for the cooldown
         escalated = replace(seen, severity=level, last_notified_at=window_end, last_notified_severity=level)
         return escalated, Transition("escalate", level, escalated, finding)
-    if window_end - incident.last_notified_at >= cooldown:
+    if window_end - incident.last_notified_at >= cooldown and not incident.acknowledged_by:
         reminded = replace(seen, severity=level, last_notified_at=window_end, last_notified_severity=level)
         return reminded, Transition("renotify", level, reminded, finding)
     # a de-escalation is recorded silently; the next reminder carries the lower level

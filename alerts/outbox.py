@@ -8,7 +8,7 @@ exponential backoff; a refusal gives that one row up. One channel never blocks a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -47,11 +47,15 @@ def flush(
     senders: Mapping[str, Sender],
     policy: OutboxPolicy,
     now: datetime,
+    *,
+    only: Collection[str] | None = None,
 ) -> FlushResult:
-    """Tries every due pending row of a model, oldest first, each channel on its own."""
+    """Tries every due pending row of a model, oldest first, each channel on its own (or only those channels)."""
     result = FlushResult()
     blocked: set[str] = set()  # channels that failed or are waiting in this pass
     for row in state.pending_deliveries(model):
+        if only is not None and row.channel not in only:
+            continue
         if row.channel in blocked:
             result.pending.append(row)
             continue

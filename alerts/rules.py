@@ -99,7 +99,10 @@ def _dataset_drift(rule: ShareRule, s: RunSummary) -> list[Finding]:
     drifted = sorted((v for v in s.features if v.drifted), key=lambda v: -(abs(v.value or 0.0) / (v.threshold or 1.0)))
     tops = tuple(f"{v.name} {_stat_name(v.statistic)} {fmt(v.value)} > {fmt(v.threshold)}" for v in drifted[:3])
     count = f"{len(drifted)}/{len(s.features)} features drifted"
-    short = f"{tops[0]}, {count}" if tops else line
+    mv = s.multivariate or {}
+    if mv.get("drifted"):  # the joint distribution moved: say so, or "0/13 features drifted" reads like a bug
+        count += f", joint distribution changed (classifier AUC {fmt(mv.get('auc'))} > {fmt(mv.get('threshold'))})"
+    short = f"{tops[0]}, {count}" if tops else line + (", joint distribution changed" if mv.get("drifted") else "")
     return [Finding("dataset_drift", "dataset", level, f"{line}, {count}", (line, *tops), short)]
 
 

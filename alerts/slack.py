@@ -130,11 +130,12 @@ def blocks_for(message: Message) -> list[dict[str, Any]]:
         text = "*Data quality*\n" + "\n".join(f"• {_esc(line)}" for line in quality.splitlines())
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     if message.report_url:
-        blocks.append({
-            "type": "actions",
-            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open report"},
-                          "url": message.report_url}],
-        })
+        buttons = [{"type": "button", "text": {"type": "plain_text", "text": "Open report"},
+                    "url": message.report_url}]
+        if message.extra.get("ack_url"):  # lands on Driftline's authenticated confirm page
+            buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"},
+                            "url": message.extra["ack_url"]})
+        blocks.append({"type": "actions", "elements": buttons})
     return blocks
 
 

@@ -1,14 +1,15 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, init. Exit codes in EPILOG."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, init, silence, ack. Exit codes in EPILOG."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import ModelConfig, Settings
@@ -130,7 +131,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if args.verbose:
                 _err(f"backfill {cfg.model}: window {i}/{len(plan)} {at - cfg.window.duration:%Y-%m-%d %H:%M}"
                      f" → {at:%Y-%m-%d %H:%M}")
-            done = service.run({cfg.model: cfg}, at=at)
+            done = service.run({cfg.model: cfg}, at=at, notify=args.notify)
             out += done
             if show:
                 for s in done:
@@ -152,6 +153,52 @@ def _rows_in(path: Path) -> int | None:
             return max(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0)
     except OSError:
         return None
+
+
+def _one(args: argparse.Namespace) -> ModelConfig:
+    configs = _configs(args)
+    if args.model is None and len(configs) > 1:
+        raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
+    return configs[args.model] if args.model else next(iter(configs.values()))
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from monitor.api import alerting
+
+    if args.action == "add":
+        out: object = alerting.silence(_one(args), duration=args.duration, reason=args.reason, by=args.by,
+                                       rule=args.rule, subject=args.feature)
+    elif args.action == "list":
+        out = alerting.silences(_one(args), include_ended=args.all)
+    else:
+        out = alerting.expire(_configs(args), args.id)
+        if out is None:
+            raise DriftlineError(f"no silence {args.id!r}; see `driftline silence list --all`")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from monitor.api import alerting
+
+    print(json.dumps(alerting.ack(_one(args), args.rule, args.subject, args.by), indent=2))
+    return 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return "unknown"
+
+
+def _duration(text: str) -> timedelta:
+    from monitor.config.common import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -288,6 +335,8 @@ def parser() -> argparse.ArgumentParser:
                    help="windows ending at or before this time are run (ISO 8601)")
     as_json(b, "every run summary as one JSON array, at the end")
     fail_on(b)
+    b.add_argument("--notify", action="store_true",
+                   help="send alerts through the live channels (by default history is stored, nothing is sent)")
     b.set_defaults(func=cmd_backfill)
     i = add("ingest", "load a CSV or Parquet file, validating every row")
     with_configs(i)
@@ -298,6 +347,28 @@ def parser() -> argparse.ArgumentParser:
     n = add("init", "create the store's tables (safe to run twice)")
     with_configs(n)
     n.set_defaults(func=cmd_init)
+    sl = add("silence", "mute alerts of a model for a while, with a reason (add, list, expire)")
+    actions = sl.add_subparsers(dest="action", required=True)
+    sa = actions.add_parser("add", help="silence a model, or one rule or feature of it")
+    with_configs(sa)
+    sa.add_argument("--rule", default="", help="only this rule (e.g. feature_drift)")
+    sa.add_argument("--feature", default="", help="only this feature (or a rule's subject)")
+    sa.add_argument("--for", dest="duration", type=_duration, required=True, help="e.g. 3d, 6h")
+    sa.add_argument("--reason", required=True, help="why: shown on the page and in the log")
+    sa.add_argument("--by", default=_user(), help="who is silencing (shown on the page)")
+    sls = actions.add_parser("list", help="the model's active silences")
+    with_configs(sls)
+    sls.add_argument("--all", action="store_true", help="include ended silences")
+    se = actions.add_parser("expire", help="end a silence now")
+    with_configs(se)
+    se.add_argument("id", help="the silence id (from `silence list`)")
+    sl.set_defaults(func=cmd_silence)
+    a = add("ack", "acknowledge an open incident: no more reminders, it still resolves")
+    with_configs(a)
+    a.add_argument("--rule", required=True, help="the incident's rule (e.g. feature_drift)")
+    a.add_argument("--subject", help="needed when the rule has several open incidents")
+    a.add_argument("--by", default=_user(), help="who acknowledges (shown on the page)")
+    a.set_defaults(func=cmd_ack)
     s = add("serve", "serve the API, the overview at / and the /report pages")
     s.add_argument("--config-dir", type=Path, default=Path("config"), metavar="DIR",
                    help="folder of model *.yaml configs (default: ./config)")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.schema.summary import FeatureVerdict, RunSummary
+from reports.alert_states import incidents_html, suppressed_html
 from reports.charts import scripts
 from reports.evidence import distributions, feature_link, evidently_section, performance_trends, trends
 from reports.html import e, num, page
@@ -62,8 +63,6 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
             + ('<span class="badge b-drift">yes</span>' if s.dataset_drift else '<span class="badge b-ok">no</span>')
             + (f" · <span class='badge b-na'>{_e(s.status)}</span>" if s.status != "ok" else "") + "</p>")
     alerts = "".join(f"<li><b>{_e(a.severity)}</b> {_e(a.rule)}: {_e(a.message)}</li>" for a in s.alerts)
-    incidents = "".join(f"<li>{_e(i.get('severity'))} {_e(i.get('rule'))} / {_e(i.get('subject'))}"
-                        f" since {_e(i.get('opened_at'))}</li>" for i in open_incidents)
     cols = ("<tr><th>column</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th>"
             "<th>verdict</th><th>data quality</th><th>other statistics</th></tr>")
     extra_rows = [v for v in (s.prediction_drift, s.label_drift) if v is not None]
@@ -94,7 +93,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     runs = sorted([*history, s], key=lambda r: r.window.start)[-60:]
     pictures = distributions(s) + trends(s, runs) + performance_trends(runs)
     body = (head + _headline(s) + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
-            + (f"<h2>Open incidents</h2><ul>{incidents}</ul>" if incidents else "")
+            + incidents_html(open_incidents) + suppressed_html(s)
             + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
             + _history(history))
     return _page(f"Driftline · {s.model}", body, head=scripts())

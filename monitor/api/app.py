@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from monitor.api import alerting
 from monitor.api import wiring as service
 from monitor.api.auth import Authenticator
 from monitor.config import ModelConfig, Settings, get_settings
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status = 400
         log.error("%s: %s", type(exc).__name__, exc)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    app.include_router(alerting.router(state.configs, runner, reader))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -62,8 +62,11 @@ def close_stores() -> None:
 _notifiers: dict[str, tuple[dict[str, Notifier], MetricsSink | None]] = {}
 
 
-def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHook | None:
-    """The alerts pipeline for one model: rules, incidents, the outbox, notifiers and metrics."""
+def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: bool = True) -> AlertHook | None:
+    """The alerts pipeline for one model: rules, incidents, the outbox, notifiers and metrics.
+
+    notify=False (a backfill): incidents are evaluated and stored, nothing is sent.
+    """
     from alerts.channels import build_metrics_sink, build_notifiers
     from alerts.engine import process_run
 
@@ -76,8 +79,9 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHoo
     base = cfg.report.base_url or public_url
 
     def hook(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
-        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base)
+        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, notify=notify)
         summary.extra["deliveries"] = out.summary_extra()
+        summary.extra["suppressed"] = out.suppressed_extra()
         return out.alerts
 
     return hook
@@ -88,19 +92,21 @@ def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
     getter = getattr(store, "alert_state", None)
     if getter is None:
         return []
-    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat()}
+    return [{"severity": i.severity, "rule": i.rule, "subject": i.subject, "opened_at": i.opened_at.isoformat(),
+             "acknowledged_by": i.acknowledged_by}
             for i in getter().incidents(cfg.model) if i.status == "open"]
 
 
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
-        public_url: str = "", report_dir: str | None = None) -> list[RunSummary]:
-    """Run every configured model (or one) with its store and alerts: what POST /run does."""
+        public_url: str = "", report_dir: str | None = None, notify: bool = True) -> list[RunSummary]:
+    """Run every configured model (or one) with its store and alerts: what POST /run does (notify=False:
+    a quiet backfill)."""
 
     def store_for(cfg: ModelConfig) -> Store:
         return open_store(cfg)
 
     def hook_for(cfg: ModelConfig, store: Store) -> AlertHook | None:
-        return alert_hook(cfg, store, public_url)
+        return alert_hook(cfg, store, public_url, notify)
 
     from reports.evidently_report import build_report
 

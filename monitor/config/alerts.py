@@ -59,9 +59,9 @@ class SeverityChannels(BaseModel):
     """Which channels each severity goes to; channels that are not configured are skipped."""
 
     model_config = ConfigDict(extra="forbid")
-    warn: list[str] = Field(default_factory=lambda: ["console", "slack"])
-    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms"])
-    resolved: list[str] = Field(default_factory=lambda: ["console", "slack"])
+    warn: list[str] = Field(default_factory=lambda: ["console", "slack", "webhook"])
+    critical: list[str] = Field(default_factory=lambda: ["console", "slack", "sms", "pagerduty", "webhook"])
+    resolved: list[str] = Field(default_factory=lambda: ["console", "slack", "pagerduty", "webhook"])
 
     @model_validator(mode="after")
     def _sms_critical_only(self) -> SeverityChannels:
@@ -147,11 +147,37 @@ class PerformanceRule(RuleBase):
     metrics: dict[str, Thresholds] = Field(default_factory=dict)
 
 
+class Route(BaseModel):
+    """One node of the routing tree (Alertmanager's): matchers, the channels of what matches, child routes.
+
+    A transition goes down the first matching route (its first matching child, and so on) and is sent
+    to the deepest match's channels; `continue: true` lets the next sibling match too. Nothing
+    matched: the rule's own `channels` per severity, as without routes.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    severity: Literal["warn", "critical", "resolved"] | None = None
+    rule: str | None = None
+    feature: str | None = None  # a feature (or a rule's subject); a dataset-wide drift matches its drifted features
+    labels: dict[str, str] = Field(default_factory=dict)  # matched against alerts.labels, e.g. team: wheels
+    channels: list[str] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list[Route] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_rule(self) -> Route:
+        if self.rule is not None and self.rule not in RULE_NAMES:
+            raise ValueError(f"unknown rule {self.rule!r}; known rules: {sorted(RULE_NAMES)}")
+        return self
+
+
 class AlertsConfig(BaseModel):
     """The `alerts:` section of a model's config."""
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
+    labels: dict[str, str] = Field(default_factory=dict)  # e.g. team: wheels, for routes to match
+    routes: list[Route] = Field(default_factory=list)  # the routing tree; empty: each rule's channels
     feature_drift: FeatureDriftRule = Field(default_factory=FeatureDriftRule)
     dataset_drift: ShareRule = Field(default_factory=ShareRule)
     prediction_drift: VerdictRule = Field(default_factory=VerdictRule)
@@ -178,4 +204,5 @@ class OutboxPolicy(BaseModel):
     max_age: Duration = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25h
 
 
+Route.model_rebuild()
 AlertsConfig.model_rebuild()

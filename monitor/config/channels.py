@@ -7,6 +7,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from monitor.config.defaults import HTTP_CHANNEL_TIMEOUT, PAGERDUTY_EVENTS_URL
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -86,6 +88,24 @@ class CloudMonitoringChannel(BaseModel):
     retry_deadline: float = Field(default=30.0, ge=0)
 
 
+class PagerDutyChannel(BaseModel):
+    """A PagerDuty service's Events API v2 integration (routing) key."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    routing_key: SecretStr
+    url: str = PAGERDUTY_EVENTS_URL  # a fake in tests
+    timeout: float = Field(default=HTTP_CHANNEL_TIMEOUT, gt=0)
+
+
+class WebhookChannel(BaseModel):
+    """A URL that receives each message as JSON, signed with HMAC-SHA256 of a shared secret."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    url: str
+    secret: SecretStr = Field(min_length=16)
+    timeout: float = Field(default=HTTP_CHANNEL_TIMEOUT, gt=0)
+
+
 class ChannelsConfig(BaseModel):
     """The `channels:` section: which channels exist and their credentials (console is always on)."""
 
@@ -94,6 +114,8 @@ class ChannelsConfig(BaseModel):
     slack: SlackChannel | None = None
     sms: SmsChannel | None = None
     cloud_monitoring: CloudMonitoringChannel | None = None
+    pagerduty: PagerDutyChannel | None = None
+    webhook: WebhookChannel | None = None
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for redacting logs and errors."""
@@ -103,5 +125,7 @@ class ChannelsConfig(BaseModel):
             hook,
             urlparse(hook).path if hook else None,  # HTTP logs quote the path alone
             secret_value(self.sms.auth_token) if self.sms else None,
+            secret_value(self.pagerduty.routing_key) if self.pagerduty else None,
+            secret_value(self.webhook.secret) if self.webhook else None,
         ]
         return [v for v in values if v]

@@ -22,3 +22,6 @@ TOLERANCE = 0.0  # a performance drop must also exceed this absolute amount
 RESAMPLES = 1000  # bootstrap replicates of the performance intervals
 REFRESH_WINDOWS = 14  # how many past windows a run re-checks for late labels
 SCORE_BINS = 200  # probability histogram bins of the performance counts
+# alert channels:
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"  # PagerDuty Events API v2
+HTTP_CHANNEL_TIMEOUT = 10.0  # seconds, per request of the PagerDuty and webhook channels

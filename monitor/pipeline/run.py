@@ -84,6 +84,14 @@ def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericPr
     return out
 
 
+def _shift(ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
+    """How far the window's mean moved, in reference standard deviations (an alert's "up 1.5 std")."""
+    if not (isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile)) or ref.mean is None \
+            or cur.mean is None or not ref.variance:
+        return {}
+    return {"shift_std": round((cur.mean - ref.mean) / ref.variance ** 0.5, 3)}
+
+
 def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
                alert_hook: AlertHook | None = None, report_dir: Path | None = None,
                report_builder: ReportBuilder | None = None) -> RunSummary:
@@ -149,6 +157,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     for spec in specs:
         v = _verdict(decisions[spec.name])
         v.extra.update(_others(spec, ref.profile.features[spec.name], window.features[spec.name]))
+        v.extra.update(_shift(ref.profile.features[spec.name], window.features[spec.name]))
         verdicts[spec.name] = v
     feats = [verdicts[f.name] for f in cfg.features]
     decided = [v for v in feats if v.status != "insufficient_data"]

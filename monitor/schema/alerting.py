@@ -1,4 +1,4 @@
-"""The alerting state's types: incidents, outbox rows, and the Protocol every store's alert state meets."""
+"""The alerting state's types: incidents, outbox rows, silences, and the Protocol every store's alert state meets."""
 
 from __future__ import annotations
 
@@ -22,6 +22,28 @@ class Incident:
     last_notified_severity: str
     last_window_end: datetime  # newest window evaluated: an older or equal one is a retry
     last_run_key: str
+    acknowledged_by: str = ""  # who acknowledged it while open: it stops re-notifying, still resolves
+    acknowledged_at: datetime | None = None
+    silenced: str = ""  # the silence that muted its last news: when that silence ends, one message says so
+
+
+@dataclass
+class Silence:
+    """A mute with an expiry and a reason: matching alerts are evaluated and stored, but not sent."""
+
+    id: str
+    model: str
+    rule: str  # "" matches every rule
+    subject: str  # a feature (or a rule's subject); "" matches every subject
+    starts_at: datetime
+    ends_at: datetime  # expiring a silence sets this to the moment it was expired
+    reason: str
+    created_by: str
+    created_at: datetime
+
+    def active(self, at: datetime) -> bool:
+        """Whether the silence mutes alerts at this moment."""
+        return self.starts_at <= at < self.ends_at
 
 
 @dataclass
@@ -58,6 +80,10 @@ class AlertState(Protocol):
     def pending_deliveries(self, model: str) -> list[Delivery]: ...  # status pending, oldest first
 
     def update_delivery(self, row: Delivery) -> None: ...
+
+    def silences(self, model: str) -> list[Silence]: ...  # every silence of a model, newest first
+
+    def save_silence(self, silence: Silence) -> None: ...  # upsert by id
 
     def get_meta(self, key: str) -> str | None: ...
 

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
-from monitor.schema.alerting import Delivery, Incident
+from monitor.schema.alerting import Delivery, Incident, Silence
 from monitor.sql.queries import DUCKDB, Query, check_identifier
 from monitor.stores.base import RunRecord
 
@@ -196,6 +196,7 @@ class DuckDBStore:
 
 _INCIDENT_COLS = [f.name for f in fields(Incident)]
 _DELIVERY_COLS = [f.name for f in fields(Delivery)]
+_SILENCE_COLS = [f.name for f in fields(Silence)]
 
 _ALERT_DDL = """
 CREATE TABLE IF NOT EXISTS driftline_alert_incidents (
@@ -209,6 +210,12 @@ CREATE TABLE IF NOT EXISTS driftline_alert_outbox (
     created_at TIMESTAMPTZ, status VARCHAR, attempts INTEGER, next_attempt_at TIMESTAMPTZ,
     last_error VARCHAR, delivered_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS driftline_alert_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+ALTER TABLE driftline_alert_incidents ADD COLUMN IF NOT EXISTS acknowledged_by VARCHAR DEFAULT '';
+ALTER TABLE driftline_alert_incidents ADD COLUMN IF NOT EXISTS acknowledged_at TIMESTAMPTZ;
+ALTER TABLE driftline_alert_incidents ADD COLUMN IF NOT EXISTS silenced VARCHAR DEFAULT '';
+CREATE TABLE IF NOT EXISTS driftline_alert_silences (
+    id VARCHAR PRIMARY KEY, model VARCHAR, rule VARCHAR, subject VARCHAR, starts_at TIMESTAMPTZ,
+    ends_at TIMESTAMPTZ, reason VARCHAR, created_by VARCHAR, created_at TIMESTAMPTZ);
 """
 
 
@@ -290,6 +297,15 @@ class DuckDBAlertState:
             "last_error = ?, delivered_at = ? WHERE key = ?",
             [row.status, row.attempts, row.next_attempt_at, row.last_error, row.delivered_at, row.key],
         )
+
+    def silences(self, model: str) -> list[Silence]:
+        rows = self._run(f"SELECT {', '.join(_SILENCE_COLS)} FROM driftline_alert_silences WHERE model = ? "
+                         "ORDER BY created_at DESC, id DESC", [model])
+        return [Silence(*r) for r in rows]
+
+    def save_silence(self, silence: Silence) -> None:
+        self._run(f"INSERT OR REPLACE INTO driftline_alert_silences ({', '.join(_SILENCE_COLS)}) "
+                  f"VALUES ({', '.join('?' for _ in _SILENCE_COLS)})", [getattr(silence, c) for c in _SILENCE_COLS])
 
     def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM driftline_alert_meta WHERE key = ?", [key])

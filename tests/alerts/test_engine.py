@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import grpc
@@ -61,7 +62,7 @@ def test_a_scheduler_retry_of_the_same_window_sends_nothing(harness: Harness, sl
                                                             monitoring_fake: FakeMetricService) -> None:
     first = harness.run(make_summary(0, CRITICAL))
     sent = (len(slack_fake.requests), len(twilio_fake.requests), len(monitoring_fake.series_calls))
-    assert sent == (2, 1, 1)  # feature drift warn + dataset drift critical; one page; one metrics write
+    assert sent == (1, 1, 1)  # one message per run (its feature-drift warn is inhibited by the critical); one page; one metrics write
     again = harness.run(make_summary(0, CRITICAL))  # same run id
     retried = harness.run(make_summary(0, CRITICAL, run_id="run-000-retry"), late=timedelta(minutes=9))
     assert (len(slack_fake.requests), len(twilio_fake.requests), len(monitoring_fake.series_calls)) == sent
@@ -101,8 +102,9 @@ def test_slack_down_for_three_runs_then_the_backlog_is_delivered_once_oldest_fir
     harness.run(make_summary(1, CRITICAL))
     third = harness.run(make_summary(2))
     assert [d.channel for d in first.pending] == ["slack"]
+    # one message per run: hour 2 resolves both incidents in one
     assert [(d.channel, d.severity) for d in third.pending] == [
-        ("slack", "warn"), ("slack", "critical"), ("slack", "resolved"), ("slack", "resolved")]
+        ("slack", "warn"), ("slack", "critical"), ("slack", "resolved")]
     assert "HTTP 503" in third.pending[0].error and third.pending[0].attempts == 3
     assert len(twilio_fake.requests) == 1  # the page did not wait for Slack
     slack_fake.down = False
@@ -112,27 +114,27 @@ def test_slack_down_for_three_runs_then_the_backlog_is_delivered_once_oldest_fir
     assert texts == [
         "WARN Driftline WARN wheel-assembly: feature drift, 1/8 features drifted (force_z PSI 0.42 > 0.25)",
         "CRITICAL Driftline CRITICAL wheel-assembly: drift share 0.625 > 0.5, 5/8 features drifted",
-        "RESOLVED Driftline RESOLVED wheel-assembly: feature drift back to normal (0/8 features drifted)",
-        ("RESOLVED Driftline RESOLVED wheel-assembly: dataset drift back to normal (drift share 0, 0/8 features "
-        "drifted)"),
+        "RESOLVED Driftline RESOLVED wheel-assembly: feature drift back to normal (0/8 features drifted) (+1 more)",
     ]
+    blocks = slack_fake.requests[-1].json()["blocks"]
+    assert "dataset drift back to normal" in json.dumps(blocks)  # the group's other resolve is listed
     assert fourth.pending == []
     harness.run(make_summary(4))
-    assert len(slack_fake.requests) == before + 4  # nothing delivered twice
+    assert len(slack_fake.requests) == before + 3  # nothing delivered twice
 
 
 def test_failing_channels_never_stop_the_others(harness: Harness, slack_fake: FakeServer,
                                                 twilio_fake: FakeServer,
                                                 monitoring_fake: FakeMetricService) -> None:
-    slack_fake.script = [Reply(200, {"ok": False, "error": "invalid_auth"})] * 2
+    slack_fake.script = [Reply(200, {"ok": False, "error": "invalid_auth"})]
     twilio_fake.script = [Reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})]
     monitoring_fake.fail = [grpc.StatusCode.INVALID_ARGUMENT]
     out = harness.run(make_summary(0, CRITICAL))
     assert sorted((d.channel, d.error.split(":")[0]) for d in out.failed) == [
-        ("cloud_monitoring", "cloud monitoring series 0-200"), ("slack", "slack"), ("slack", "slack")]
+        ("cloud_monitoring", "cloud monitoring series 0-200"), ("slack", "slack")]  # one message per run
     assert all("invalid_auth" in d.error for d in out.failed if d.channel == "slack")
     assert [(d.channel, d.attempts) for d in out.pending] == [("sms:1", 1)]
-    assert [d.channel for d in out.delivered] == ["console", "console"]
+    assert [d.channel for d in out.delivered] == ["console"]
     extra = out.summary_extra()
     assert extra["pending"][0]["channel"] == "sms:1" and "HTTP 500" in extra["pending"][0]["error"]
     later = harness.run(make_summary(1, CRITICAL))  # Twilio is back: the page goes out once
@@ -188,7 +190,7 @@ def test_the_demo_scenario_shows_warn_critical_resolved_on_the_console(
     for hour, drift in enumerate([{}, WARN, CRITICAL, {}]):
         h.run(make_summary(hour, drift))
     tags = [line.split("]")[0] + "]" for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
-    assert tags == ["[WARN]", "[CRITICAL]", "[RESOLVED]", "[RESOLVED]"]
+    assert tags == ["[WARN]", "[CRITICAL]", "[RESOLVED]"]  # one message per run
 
 
 def test_run_key_is_the_model_and_window() -> None:
@@ -201,3 +203,13 @@ def test_disabled_alerts_still_write_metrics(state: DuckDBAlertState, monitoring
     sink = CloudMonitoringSink("p", endpoint=monitoring_fake.endpoint, retry_initial=0.01, retry_deadline=0.3)
     out = process_run(make_summary(0, CRITICAL), [], AlertsConfig(enabled=False), state, {}, sink, "http://x")
     assert out.alerts == [] and [d.channel for d in out.delivered] == ["cloud_monitoring"]
+
+
+def test_a_quiet_run_stores_incidents_but_sends_nothing(harness: Harness, slack_fake: FakeServer,
+                                                        twilio_fake: FakeServer,
+                                                        monitoring_fake: FakeMetricService) -> None:
+    out = process_run(make_summary(0, CRITICAL), [], harness.config, harness.state, harness.notifiers,
+                      harness.metrics, "http://x", notify=False)
+    assert (slack_fake.requests, twilio_fake.requests, monitoring_fake.series_calls) == ([], [], [])
+    assert out.delivered == out.pending == [] and harness.state.deliveries("wheel-assembly") == []
+    assert {(i.rule, i.status) for i in harness.state.incidents("wheel-assembly")} == {("dataset_drift", "open")}

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.rules import evaluate, persisted_severity
-from monitor.config.alerts import AlertsConfig, Thresholds
+from monitor.config.alerts import AlertsConfig, ShareRule, Thresholds
 from monitor.errors import ConfigError
 from monitor.schema.summary import FeatureVerdict
 from tests.alerts.conftest import make_summary
@@ -109,3 +109,13 @@ def test_config_errors_name_the_field() -> None:
 def test_unknown_rule_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'feature_drift'"):
         evaluate("nope", AlertsConfig().dataset_drift, make_summary(0))
+
+
+def test_dataset_drift_from_the_joint_distribution_says_the_classifier_fired() -> None:
+    s = make_summary(0).model_copy(update={"dataset_drift": True,
+                                           "multivariate": {"auc": 0.71, "threshold": 0.583, "drifted": True}})
+    (f,) = evaluate("dataset_drift", ShareRule(), s).values()
+    assert f.level == "warn"
+    assert f.headline == ("drift share 0, 0/8 features drifted, joint distribution changed "
+                          "(classifier AUC 0.71 > 0.583)")
+    assert f.short == "drift share 0, joint distribution changed"

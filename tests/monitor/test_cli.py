@@ -63,7 +63,7 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
     store.insert_frame("predictions", logs)
     store.close()
     out = _driftline("backfill", "--config-dir", str(directory), "--from", "2026-11-16T00:00Z",
-                     "--to", "2026-11-23T00:00Z", "--json", cwd=directory)
+                     "--to", "2026-11-23T00:00Z", "--json", "--notify", cwd=directory)
     return directory, out
 
 
@@ -161,3 +161,30 @@ def test_backfill_and_ingest_show_progress_on_a_terminal_only(week, tmp_path: Pa
                        cwd=tmp_path)
     assert piped.returncode == 0 and "ingest logs.csv" not in piped.stderr + piped.stdout
     assert json.loads(piped.stdout)["rows_loaded"] == 300
+
+
+def test_silence_add_list_expire_and_ack_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor import cli
+    from monitor.api import wiring as service
+    from tests.conftest import write_config
+
+    write_config(tmp_path)
+    common = ["--config-dir", str(tmp_path)]
+    try:
+        assert cli.main(["silence", "add", *common, "--feature", "tire_type", "--for", "3d",
+                         "--reason", "new tire batch", "--by", "ana"]) == 0
+        made = json.loads(capsys.readouterr().out)
+        assert (made["subject"], made["created_by"], made["active"]) == ("tire_type", "ana", True)
+        assert cli.main(["silence", "list", *common]) == 0
+        assert [s["id"] for s in json.loads(capsys.readouterr().out)] == [made["id"]]
+        assert cli.main(["silence", "expire", *common, made["id"]]) == 0
+        assert json.loads(capsys.readouterr().out)["active"] is False
+        assert cli.main(["silence", "list", *common]) == 0
+        assert json.loads(capsys.readouterr().out) == []
+        with pytest.raises(SystemExit):
+            cli.main(["silence", "add", *common, "--for", "3x", "--reason", "r"])
+        assert "not a duration" in capsys.readouterr().err
+        assert cli.main(["ack", *common, "--rule", "feature_drift"]) == 2  # nothing open
+        assert "no single open incident" in capsys.readouterr().err
+    finally:
+        service.close_stores()

@@ -1,4 +1,4 @@
-"""Alerting's persistent state (monitor.schema.alerting.AlertState) in three tables of a BigQuery store's dataset.
+"""Alerting's persistent state (monitor.schema.alerting.AlertState) in four tables of a BigQuery store's dataset.
 
 The same statements as monitor.stores.duckdb.DuckDBAlertState in BigQuery's dialect: each upsert is one
 MERGE per batch (atomic, and a retried statement changes nothing more), values are typed query
@@ -14,7 +14,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from monitor.schema.alerting import Delivery, Incident
+from monitor.schema.alerting import Delivery, Incident, Silence
 from monitor.sql.queries import Query, check_identifier
 from monitor.stores.bigquery.schema import Field, Typed
 
@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 INCIDENTS_TABLE = "driftline_alert_incidents"
 OUTBOX_TABLE = "driftline_alert_outbox"
 META_TABLE = "driftline_alert_meta"
+SILENCES_TABLE = "driftline_alert_silences"
 _BATCH = 50  # rows per MERGE: keeps a statement's parameters and text far below BigQuery's limits
 # The dataclasses' annotations (strings under `from __future__ import annotations`) -> column types.
 _TYPES = {"str": "STRING", "int": "INT64", "datetime": "TIMESTAMP", "datetime | None": "TIMESTAMP"}
-_Row = TypeVar("_Row", Incident, Delivery)
+_Row = TypeVar("_Row", Incident, Delivery, Silence)
 
 
 def _schema(cls: type[Any], keys: Sequence[str]) -> list[Field]:
@@ -40,7 +41,9 @@ _INCIDENT_KEYS = ("model", "rule", "subject")
 INCIDENTS_SCHEMA = _schema(Incident, _INCIDENT_KEYS)
 OUTBOX_SCHEMA = _schema(Delivery, ("key",))
 META_SCHEMA: list[Field] = [("key", "STRING", "REQUIRED"), ("value", "STRING", "NULLABLE")]
+SILENCES_SCHEMA = _schema(Silence, ("id",))
 _INCIDENT_TYPES = {n: t for n, t, _ in INCIDENTS_SCHEMA}
+_SILENCE_TYPES = {n: t for n, t, _ in SILENCES_SCHEMA}
 _DELIVERY_TYPES = {n: t for n, t, _ in OUTBOX_SCHEMA}
 
 
@@ -57,10 +60,17 @@ class BigQueryAlertState:
         self._q = store.dialect.q
 
     def init(self) -> None:
-        """Create the incident, outbox and meta tables unless they exist."""
+        """Create the incident, outbox, meta and silence tables unless they exist."""
         self._store.create_table(INCIDENTS_TABLE, INCIDENTS_SCHEMA, cluster=["model"])
         self._store.create_table(OUTBOX_TABLE, OUTBOX_SCHEMA, cluster=["model", "status"])
         self._store.create_table(META_TABLE, META_SCHEMA)
+        self._store.create_table(SILENCES_TABLE, SILENCES_SCHEMA, cluster=["model"])
+        # An incidents table from before acknowledgement and silences gains their (nullable) columns.
+        have = self._store.columns(INCIDENTS_TABLE)
+        for name, kind, _ in INCIDENTS_SCHEMA:
+            if name not in have:
+                self._store.execute(Query(f"ALTER TABLE {self._store.table(INCIDENTS_TABLE)} ADD COLUMN IF NOT EXISTS "
+                                          f"{self._q(name)} {kind}", {}), "adding an alert incidents column")
 
     # -- statements ------------------------------------------------------------------------------
 
@@ -141,6 +151,16 @@ class BigQueryAlertState:
         params["key"] = row.key
         self._store.execute(Query(f"UPDATE {self._store.table(OUTBOX_TABLE)} SET {sets} "
                                   f"WHERE {self._q('key')} = @key", params), "updating the alert outbox")
+
+    def silences(self, model: str) -> list[Silence]:
+        """Every silence of a model, newest first."""
+        rows = self._select(SILENCES_TABLE, _SILENCE_TYPES, f"{self._q('model')} = @model", {"model": model},
+                            ["created_at", "id"])
+        return [Silence(**r) for r in reversed(rows)]
+
+    def save_silence(self, silence: Silence) -> None:
+        """Upsert by id (expiring one rewrites its end)."""
+        self._merge(SILENCES_TABLE, _SILENCE_TYPES, ("id",), [silence], update=True, what="saving a silence")
 
     def get_meta(self, key: str) -> str | None:
         rows = self._store.query(Query(

@@ -147,3 +147,51 @@ def twilio_messages(account_sid: str, auth_token: str) -> Callable[[Request], Re
                            "status": "queued", "num_segments": "1"})
 
     return answer
+
+
+def pagerduty_events(routing_key: str, accepted: list[dict]) -> Callable[[Request], Reply]:
+    """PagerDuty Events API v2 (POST /v2/enqueue): validates an event as PagerDuty does, 202 when accepted."""
+
+    def invalid(*errors: str) -> Reply:
+        return Reply(400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)})
+
+    def answer(req: Request) -> Reply:
+        if req.path != "/v2/enqueue":
+            return Reply(404, {"status": "not found"})
+        try:
+            event = req.json()
+        except ValueError:
+            return invalid("body is not JSON")
+        if event.get("routing_key") != routing_key:
+            return invalid("'routing_key' is invalid")
+        action = event.get("event_action")
+        if action not in ("trigger", "acknowledge", "resolve"):
+            return invalid("'event_action' is missing or blank")
+        if action != "trigger" and not event.get("dedup_key"):
+            return invalid("'dedup_key' is required for acknowledge and resolve")
+        if action == "trigger":
+            payload = event.get("payload") or {}
+            missing = [k for k in ("summary", "source", "severity") if not payload.get(k)]
+            if missing:
+                return invalid(*(f"'payload.{k}' is missing or blank" for k in missing))
+            if payload["severity"] not in ("critical", "error", "warning", "info"):
+                return invalid("'payload.severity' is invalid")
+        accepted.append(event)
+        return Reply(202, {"status": "success", "message": "Event processed", "dedup_key": event.get("dedup_key")})
+
+    return answer
+
+
+def signed_webhook(secret: str, accepted: list[dict]) -> Callable[[Request], Reply]:
+    """A receiver that checks X-Driftline-Signature (HMAC-SHA256 of the raw body) before accepting."""
+    import hashlib
+    import hmac
+
+    def answer(req: Request) -> Reply:
+        expected = "sha256=" + hmac.new(secret.encode(), req.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(req.headers.get("x-driftline-signature", ""), expected):
+            return Reply(401, "bad signature")
+        accepted.append({**req.json(), "_idempotency_key": req.headers.get("idempotency-key")})
+        return Reply(204)
+
+    return answer

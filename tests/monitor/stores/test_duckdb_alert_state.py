@@ -45,3 +45,18 @@ def test_incidents_upsert_by_model_rule_subject(tmp_path: Path) -> None:
     state.set_meta("x", "1")
     state.set_meta("x", "2")
     assert state.get_meta("x") == "2" and state.get_meta("y") is None
+
+
+def test_an_older_incidents_table_gains_the_acknowledgement_columns(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE driftline_alert_incidents (model VARCHAR, rule VARCHAR, subject VARCHAR, "
+                "status VARCHAR, severity VARCHAR, opened_at TIMESTAMPTZ, last_notified_at TIMESTAMPTZ, "
+                "last_notified_severity VARCHAR, last_window_end TIMESTAMPTZ, last_run_key VARCHAR, "
+                "PRIMARY KEY (model, rule, subject))")
+    con.execute("INSERT INTO driftline_alert_incidents VALUES ('m', 'r', 's', 'open', 'warn', ?, ?, 'warn', ?, 'k')",
+                [T0, T0, T0])
+    state = DuckDBAlertState(con)
+    (old,) = state.incidents("m")
+    assert (old.acknowledged_by, old.acknowledged_at, old.silenced) == ("", None, "")
+    state.save_incidents([replace(old, acknowledged_by="ana")])
+    assert state.incidents("m")[0].acknowledged_by == "ana"
