@@ -56,7 +56,8 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
 def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """A config folder with a week of new-tire-batch traffic, backfilled once with --json."""
     directory = tmp_path_factory.mktemp("week")
-    write_config(directory, report="{evidently: false}")
+    # 500 rows a day is this week's normal volume: a volume failure would (rightly) inhibit the drift alerts
+    write_config(directory, report="{evidently: false}", window="{length: 24h, min_rows: 200, expected_rows: 500}")
     store = DuckDBStore(directory / "driftline.duckdb")
     store.insert_frame("reference_wheel_assembly", simulate.reference(3000))
     logs, _ = simulate.traffic(7, 500, START, scenario="new_tire_batch")
