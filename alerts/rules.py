@@ -23,6 +23,7 @@ from monitor.config.alerts import (
     VerdictRule,
     VolumeRule,
 )
+from monitor.config.common import metric_for_class
 from monitor.errors import ConfigError
 from monitor.schema.summary import FeatureVerdict, RunSummary
 
@@ -154,23 +155,33 @@ def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
     return [Finding("volume", "dataset", level, line, (line,), line)]
 
 
+def _class_word(metric: str, key_class: int) -> str:
+    return " (important class)" if metric.endswith(f"_{key_class}") else ""
+
+
 def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:
     perf = s.performance or {}
     if perf.get("status") in (None, "not_yet_known"):
         return []  # too few labels: not "fine", but nothing to alert on yet either
     metrics = perf.get("metrics") or {}
+    key_class = int(perf.get("key_class", 0))
+    on_drop = {metric_for_class(k, key_class): v for k, v in rule.on_drop.items()}
+    floors = {metric_for_class(k, key_class): v for k, v in rule.metrics.items()}
+    coverage = f"{(perf.get('coverage') or {}).get('fraction', 0):.0%} labelled"
+    day = f"{s.window.start:%d %b}"
     out = []
-    for metric in sorted(set(rule.on_drop) | set(rule.metrics)):
+    for metric in sorted(set(on_drop) | set(floors)):
         m = metrics.get(metric) or {}
         value = m.get("value")
         if value is None:
             continue
-        level: Level | None = rule.on_drop.get(metric) if m.get("verdict") == "drop" else None
-        if metric in rule.metrics:
-            level = _worst([level, rule.metrics[metric].level(float(value))])
+        level: Level | None = on_drop.get(metric) if m.get("verdict") == "drop" else None
+        if metric in floors:
+            level = _worst([level, floors[metric].level(float(value))])
         interval = m.get("interval") or [None, None]
-        line = (f"{metric} {fmt(float(value))} [{fmt(interval[0])}, {fmt(interval[1])}] vs reference "
-                f"{fmt(m.get('reference'))} ({perf.get('status')}, {perf.get('coverage', {}).get('fraction', 0):.0%} labelled)")
+        name = metric + _class_word(metric, key_class)
+        line = (f"{name} for the window of {day}, {coverage} ({perf.get('status')}): {fmt(float(value))} "
+                f"[{fmt(interval[0])}, {fmt(interval[1])}], reference {fmt(m.get('reference'))}")
         out.append(Finding("performance", metric, level, f"performance: {line}", (line,), line))
     return out
 

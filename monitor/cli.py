@@ -55,9 +55,31 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
     if mv and mv.get("auc") is not None:
         print(f"  {'joint (AUC)':<16}{'classifier':<15}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "
               f"{'DRIFT' if mv['drifted'] else 'ok'}", file=out)
+    for line in performance_lines(s):
+        print(f"  {line}", file=out)
     for a in s.alerts:
         print(f"  alert [{a.severity}] {a.rule}: {a.message}", file=out)
     print(f"  report: {s.report_url}", file=out)
+
+
+def performance_lines(s: RunSummary) -> list[str]:
+    """The important class's recall and accuracy, realized and estimated, as the table prints them."""
+    out = []
+    for source, perf in (("realized", s.performance), ("estimated", s.estimated_performance)):
+        if not isinstance(perf, dict) or not perf.get("metrics"):
+            continue
+        key = perf.get("key_class", 0)
+        bits = []
+        for name in (f"recall_{key}", "accuracy"):
+            m = perf["metrics"].get(name) or {}
+            if m.get("value") is not None:
+                verdict = m.get("verdict", "")
+                bits.append(f"{name} {m['value']:.3f} ({'DROP' if verdict == 'drop' else verdict})")
+        status = perf.get("status") or "no labels yet"
+        coverage = (perf.get("coverage") or {}).get("fraction")
+        where = f"{status}, {coverage:.0%} labelled" if coverage is not None else status
+        out.append(f"performance {source} [{where}; class {key} is important]: {', '.join(bits) or '—'}")
+    return out
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:

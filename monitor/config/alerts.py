@@ -135,14 +135,15 @@ class VolumeRule(RuleBase):
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.5, critical=0.9))
 
 
-_DEFAULT_ON_DROP: dict[str, Level] = {"recall_0": "critical", "accuracy": "warn"}
+# "_important" is the important class's metric (prediction.important_class): recall_1 for a churn model.
+_DEFAULT_ON_DROP: dict[str, Level] = {"recall_important": "critical", "accuracy": "warn"}
 
 
 class PerformanceRule(RuleBase):
-    """Realized performance (summary.performance): a drop decided with its interval and label coverage,
-    and optional absolute floors (e.g. recall_0: {warn: 0.5, direction: below})."""
+    """Realized performance (summary.performance): a drop decided with both sampling errors, a floor per
+    metric and label coverage, and optional absolute floors (e.g. recall_important: {warn: 0.5, direction: below})."""
 
-    # A metric whose verdict is "drop" (its whole interval below the reference) alerts at this level.
+    # A metric whose verdict is "drop" (worse than the reference beyond its floor) alerts at this level.
     on_drop: dict[str, Level] = Field(default_factory=lambda: dict(_DEFAULT_ON_DROP))
     metrics: dict[str, Thresholds] = Field(default_factory=dict)
 

@@ -32,7 +32,8 @@ def policy(cfg: ModelConfig) -> PerformancePolicy:
     p = cfg.performance
     return PerformancePolicy(key_class=cfg.prediction.important_class, confidence=p.confidence,
                              min_coverage=p.min_coverage, min_labelled=p.min_labelled,
-                             complete_coverage=p.complete_coverage, tolerance=p.tolerance, resamples=p.resamples)
+                             complete_coverage=p.complete_coverage, tolerance=p.tolerance, resamples=p.resamples,
+                             floors=dict(p.floors), fdr=p.fdr)
 
 
 def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None) -> tuple[LabelledCounts, ScoreHistogram]:
