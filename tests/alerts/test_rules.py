@@ -82,6 +82,25 @@ def test_performance_rule_alerts_on_a_drop_decided_with_its_interval() -> None:
     assert "80% labelled" in found["recall_0"].headline
 
 
+def test_the_default_performance_rule_pages_on_the_important_class_of_the_model() -> None:
+    rule = AlertsConfig().performance
+    churn = make_summary(0)  # a churn model: class 1 (the churners) is the one that matters
+    churn.performance = {**_perf("final", recall_0=(0.30, "drop"), recall_1=(0.40, "drop")), "key_class": 1}
+    found = evaluate("performance", rule, churn)
+    assert found["recall_1"].level == "critical" and "recall_0" not in found
+    assert found["recall_1"].headline == ("performance: recall_1 (important class) for the window of 01 Mar, "
+                                          "80% labelled (final): 0.4 [0.35, 0.45], reference 0.55")
+    wheel = make_summary(0)
+    wheel.performance = {**_perf("final", recall_0=(0.30, "drop"), recall_1=(0.40, "drop")), "key_class": 0}
+    found = evaluate("performance", rule, wheel)
+    assert found["recall_0"].level == "critical" and "recall_1" not in found
+    # A user's rule may name the alias or a class outright.
+    both = AlertsConfig.model_validate({"performance": {"on_drop": {"recall_important": "warn",
+                                                                    "recall_0": "critical"}}}).performance
+    found = evaluate("performance", both, churn)
+    assert (found["recall_1"].level, found["recall_0"].level) == ("warn", "critical")
+
+
 def test_performance_is_not_judged_before_enough_labels() -> None:
     rule = AlertsConfig().performance
     s = make_summary(0)
