@@ -137,8 +137,12 @@ def process_run(
     report_base_url: str,
     *,
     clock: Callable[[], datetime] | None = None,
+    only: Sequence[str] | None = None,
 ) -> AlertOutcome:
-    """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first."""
+    """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first.
+
+    `only` limits the rules (a past window re-scored for late labels: its performance); it writes no metrics.
+    """
     now = utc((clock or (lambda: datetime.now(UTC)))())
     end = utc(summary.window.end)
     key = run_key(summary)
@@ -154,6 +158,8 @@ def process_run(
                    for f in evaluate(name, getattr(config, name), summary).values() if f.level
                    for line in f.lines]
         for name, rule in config.rules().items():
+            if only is not None and name not in only:
+                continue
             findings: dict[str, Finding] = persisted_severity(name, rule, summary, earlier)
             for subject, finding in findings.items():
                 before = known.get((name, subject))
@@ -179,7 +185,7 @@ def process_run(
                         payload=json.dumps(dataclasses.asdict(payload)), window_end=end,
                         position=len(rows), created_at=now,
                     ))
-    if metrics is not None:
+    if metrics is not None and only is None:
         rows.append(Delivery(
             key=f"{key}|metrics|-|{metrics.name}", model=summary.model, run_key=key, rule="metrics",
             subject="-", channel=metrics.name, severity="info",

@@ -75,9 +75,11 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "") -> AlertHoo
     notifiers, metrics = _notifiers[cfg.model]
     base = cfg.report.base_url or public_url
 
-    def hook(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
-        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base)
-        summary.extra["deliveries"] = out.summary_extra()
+    def hook(summary: RunSummary, history: Sequence[RunSummary], *,
+             only: Sequence[str] | None = None) -> list[AlertEntry]:
+        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only)
+        if only is None:
+            summary.extra["deliveries"] = out.summary_extra()
         return out.alerts
 
     return hook

@@ -86,13 +86,14 @@ def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, 
 
 
 def window_performance(cfg: ModelConfig, store: Store, src: Source, labelled: bool,
-                       ref: tuple[PerformanceResult, Calibrator] | None) -> tuple[dict | None, dict | None]:
+                       ref: tuple[PerformanceResult, Calibrator] | None,
+                       settled: bool = False) -> tuple[dict | None, dict | None]:
     """(performance, estimated_performance) of one window, as summary dicts."""
     if ref is None or not cfg.prediction.probability:
         return None, None
     counts, hist = _counts(store, src, cfg, "__label" if labelled else None)
     pol = policy(cfg)
-    realized = evaluate(counts, pol, reference=ref[0]).to_summary() if labelled else None
+    realized = evaluate(counts, pol, reference=ref[0], settled=settled).to_summary() if labelled else None
     estimated = estimate(hist, ref[1], pol, reference=ref[0]).to_summary()
     if realized is not None:
         realized["computed_at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
