@@ -127,6 +127,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from monitor.api import wiring as service
+
+    configs = _configs(args)
+    chosen = {args.model: configs[args.model]} if args.model else configs
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        refreshed = service.refresh(chosen, start=args.start, end=args.end)
+    if not args.json:
+        _err(f"refresh: {len(refreshed)} window(s) re-scored")
+    _emit(refreshed, args.json)
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
     from monitor.pipeline.ingest import ingest
@@ -203,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--to", dest="end", type=_when, required=True)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_backfill)
+    f = sub.add_parser("refresh", help="re-score stored windows whose labels changed, and alert on them")
+    with_configs(f)
+    f.add_argument("--from", dest="start", type=_when, help="windows from here (default: the recent ones)")
+    f.add_argument("--to", dest="end", type=_when)
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_refresh)
     i = sub.add_parser("ingest", help="load a CSV or Parquet file, validating every row")
     with_configs(i)
     i.add_argument("target", choices=["predictions", "labels", "reference"])

@@ -110,6 +110,16 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
                       report_dir=Path(report_dir) if report_dir else None, report_builder=build_report)
 
 
+def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end: datetime | None = None,
+            public_url: str = "") -> list[RunSummary]:
+    """Re-score the stored windows whose labels changed (all in [start, end), else the recent ones) and alert."""
+    from monitor.pipeline.labels import refresh_models
+    from monitor.pipeline.windows import utcnow
+
+    return refresh_models(configs, open_store, now=utcnow(), start=start, end=end,
+                          alert_hook_for=lambda cfg, store: alert_hook(cfg, store, public_url))
+
+
 def report_file(summary: RunSummary) -> Path | None:
     path = summary.extra.get("report_path")
     return Path(path) if path and Path(path).exists() else None

@@ -10,7 +10,8 @@ to what a refresh finds; its outbox keys name the window, so a retried refresh s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from monitor.config import ModelConfig
@@ -121,4 +122,19 @@ def alert_refreshed(cfg: ModelConfig, store: Store, refreshed: list[RunSummary],
             s.extra.setdefault("late_alerts", []).extend(a.model_dump() for a in raised)
             store.update_run_summary(s.run_id, s.model_dump_json())
         out += raised
+    return out
+
+
+def refresh_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], *,
+                   now: datetime, start: datetime | None = None, end: datetime | None = None,
+                   alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None) -> list[RunSummary]:
+    """`driftline refresh`: re-score every model's windows whose labels changed, and alert on them."""
+    out = []
+    for cfg in configs.values():
+        store = store_for(cfg)
+        hook = alert_hook_for(cfg, store) if alert_hook_for else None
+        with getattr(store, "lock", None) or contextlib.nullcontext():  # as run_models: one writer at a time
+            refreshed = refresh_performance(cfg, store, now=now, start=start, end=end)
+            alert_refreshed(cfg, store, refreshed, hook)
+        out += refreshed
     return out

@@ -39,3 +39,39 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     out = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2
     assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_refresh_rescores_the_windows_whose_labels_landed_and_pages_once(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from monitor.api import wiring
+    from monitor.cli import main
+    from monitor.config import load_model_config
+    from monitor.demo import simulate
+    from tests.conftest import START, write_config
+
+    path = write_config(tmp_path, report="{evidently: false}", window="{length: 24h, min_rows: 200}")
+    path.write_text(path.read_text().replace("    for_runs: 2\n    of_last: 3\n", "    for_runs: 1\n"))
+    store = wiring.open_store(load_model_config(path))
+    try:
+        store.insert_frame("reference_wheel_assembly", simulate.reference(4000))
+        logs, labels = simulate.traffic(5, 600, START, scenario="concept_drift")
+        store.insert_frame("predictions", logs)
+        assert main(["run", "--config-dir", str(tmp_path), "--at", "2026-11-20T00:00Z", "--json"]) == 0
+        capsys.readouterr()
+        in_window = (logs["ts"] >= START + timedelta(days=3)).to_numpy()
+        store.upsert_labels("labels", labels[in_window], "request_id")
+        args = ["refresh", "--config-dir", str(tmp_path), "--from", "2026-11-16", "--to", "2026-11-23", "--json"]
+        assert main(args) == 0
+        out = capsys.readouterr()
+        refreshed = json.loads(out.out)
+        assert [r["window"]["start"][:10] for r in refreshed] == ["2026-11-19"]
+        perf = refreshed[0]["performance"]
+        assert perf["status"] == "final" and perf["metrics"]["recall_0"]["verdict"] == "drop"
+        assert sum("[CRITICAL]" in line and "recall_0" in line for line in out.err.splitlines()) == 1
+        assert main(args) == 0  # again: nothing moved, nothing re-scored, nothing sent
+        out = capsys.readouterr()
+        assert json.loads(out.out) == [] and "[CRITICAL]" not in out.err
+    finally:
+        wiring.close_stores()
+        wiring._notifiers.clear()
