@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.config.alerts import (
+    EstimatedPerformanceRule,
     FeatureDriftRule,
     Level,
     PerformanceRule,
@@ -186,6 +187,28 @@ def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:
     return out
 
 
+def _estimated(rule: EstimatedPerformanceRule, s: RunSummary) -> list[Finding]:
+    est = s.estimated_performance or {}
+    metrics = est.get("metrics") or {}
+    if not metrics:
+        return []
+    key_class = int(est.get("key_class", 0))
+    realized_final = (s.performance or {}).get("status") == "final"  # the labels have spoken: the estimate is moot
+    day = f"{s.window.start:%d %b}"
+    out = []
+    for metric, severity in sorted({metric_for_class(k, key_class): v for k, v in rule.on_drop.items()}.items()):
+        m = metrics.get(metric) or {}
+        if m.get("value") is None:
+            continue
+        level: Level | None = severity if m.get("verdict") == "drop" and not realized_final else None
+        interval = m.get("interval") or [None, None]
+        line = (f"{metric}{_class_word(metric, key_class)} for the window of {day}, estimated, no labels yet: "
+                f"{fmt(float(m['value']))} [{fmt(interval[0])}, {fmt(interval[1])}], reference {fmt(m.get('reference'))} "
+                f"(assumes no concept drift)")
+        out.append(Finding("estimated_performance", metric, level, f"estimated performance: {line}", (line,), line))
+    return out
+
+
 RULES: dict[str, Callable[..., list[Finding]]] = {
     "feature_drift": _feature_drift,
     "dataset_drift": _dataset_drift,
@@ -196,6 +219,7 @@ RULES: dict[str, Callable[..., list[Finding]]] = {
     "rejected_rows": _rejected,
     "volume": _volume,
     "performance": _performance,
+    "estimated_performance": _estimated,
 }
 
 

@@ -16,7 +16,7 @@ Level = Literal["warn", "critical"]
 CHANNELS_WITHOUT_WARN = frozenset({"sms"})  # SMS pages carry critical alerts only
 # The rules, in the order their findings are evaluated and listed.
 RULE_NAMES = ("feature_drift", "dataset_drift", "prediction_drift", "label_drift", "null_rate",
-              "out_of_range_rate", "rejected_rows", "volume", "performance")
+              "out_of_range_rate", "rejected_rows", "volume", "performance", "estimated_performance")
 
 
 class Judged(Protocol):
@@ -148,6 +148,13 @@ class PerformanceRule(RuleBase):
     metrics: dict[str, Thresholds] = Field(default_factory=dict)
 
 
+class EstimatedPerformanceRule(RuleBase):
+    """Estimated performance (summary.estimated_performance, CBPE before labels): a drop of the estimate,
+    decided as the realized one is; quiet once the window's realized performance is final."""
+
+    on_drop: dict[str, Level] = Field(default_factory=lambda: {"recall_important": "warn", "accuracy": "warn"})
+
+
 class AlertsConfig(BaseModel):
     """The `alerts:` section of a model's config."""
 
@@ -162,6 +169,7 @@ class AlertsConfig(BaseModel):
     rejected_rows: RejectedRule = Field(default_factory=RejectedRule)
     volume: VolumeRule = Field(default_factory=VolumeRule)
     performance: PerformanceRule = Field(default_factory=PerformanceRule)
+    estimated_performance: EstimatedPerformanceRule = Field(default_factory=EstimatedPerformanceRule)
     outbox: OutboxPolicy = Field(default_factory=lambda: OutboxPolicy())
 
     def rules(self) -> dict[str, RuleBase]:

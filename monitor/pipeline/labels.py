@@ -22,7 +22,9 @@ from monitor.sql.labels import labelled_per_window_query
 from monitor.sql.queries import Source
 from monitor.stores.base import RunRecord, Store
 
-REFRESH_RULES = ("performance",)  # what a re-scored window is alerted on; its drift was alerted at its run
+# What a re-scored window is alerted on (its drift was alerted on at its own run); a final realized
+# value also quiets the window's estimated-performance finding.
+REFRESH_RULES = ("performance", "estimated_performance")
 
 
 def window_source(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> Source:

@@ -32,9 +32,11 @@ def problems(cfg: ModelConfig) -> list[tuple[str, str]]:
     metrics = set(DIRECTION) | {m.rsplit("_", 1)[0] + IMPORTANT for m in DIRECTION if m[-2:] in ("_0", "_1")}
     for name in sorted(set(cfg.performance.floors) - metrics):
         out.append((f"performance.floors.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
-    on_drop = cfg.alerts.performance
-    for name in sorted((set(on_drop.on_drop) | set(on_drop.metrics)) - metrics):
+    rule = cfg.alerts.performance
+    for name in sorted((set(rule.on_drop) | set(rule.metrics)) - metrics):
         out.append((f"alerts.performance.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
+    for name in sorted(set(cfg.alerts.estimated_performance.on_drop) - metrics):
+        out.append((f"alerts.estimated_performance.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
     return out
 
 

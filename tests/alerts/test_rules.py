@@ -126,5 +126,24 @@ def test_config_errors_name_the_field() -> None:
 
 
 def test_unknown_rule_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'feature_drift'"):
+    with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'estimated_performance', 'feature_drift'"):
         evaluate("nope", AlertsConfig().dataset_drift, make_summary(0))
+
+
+def test_an_estimated_drop_warns_until_the_realized_value_is_final() -> None:
+    rule = AlertsConfig().estimated_performance
+    s = make_summary(0)
+    s.estimated_performance = {**_perf("", accuracy=(0.70, "drop"), recall_0=(0.60, "ok")), "key_class": 0}
+    found = evaluate("estimated_performance", rule, s)
+    assert found["accuracy"].level == "warn" and found["recall_0"].level is None
+    assert found["accuracy"].headline == (
+        "estimated performance: accuracy for the window of 01 Mar, estimated, no labels yet: 0.7 [0.65, 0.75], "
+        "reference 0.55 (assumes no concept drift)")
+    s.performance = _perf("provisional", accuracy=(0.80, "ok"))
+    assert evaluate("estimated_performance", rule, s)["accuracy"].level == "warn"  # labels not all in yet
+    s.performance = _perf("final", accuracy=(0.80, "ok"))
+    assert evaluate("estimated_performance", rule, s)["accuracy"].level is None  # realized, final, fine: resolved
+    churn = make_summary(0)
+    churn.estimated_performance = {**_perf("", recall_1=(0.2, "drop"), recall_0=(0.2, "drop")), "key_class": 1}
+    found = evaluate("estimated_performance", rule, churn)
+    assert found["recall_1"].level == "warn" and "recall_0" not in found
