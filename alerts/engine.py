@@ -167,10 +167,12 @@ def process_run(
                                          run_key=key, cooldown=rule.cooldown)
                 if after is not None and after != before:
                     changed.append(after)
-                if finding.level:
+                if finding.level and only is None:
                     outcome.alerts.append(AlertEntry(severity=finding.level, rule=name, message=finding.headline))
                 if transition is None:
                     continue
+                if only is not None and transition.kind != "resolve":  # a past window: only what is news
+                    outcome.alerts.append(AlertEntry(severity=transition.severity, rule=name, message=finding.headline))
                 if transition.kind == "resolve":
                     outcome.alerts.append(AlertEntry(severity="resolved", rule=name,
                                                      message=f"{subject}: back to normal"))
