@@ -130,7 +130,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         join_key=cfg.labels.join_key if cfg.labels else None,
         label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
     )
-    specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
+    specs = [replace(s, expr=profiling.label_expr("__label")) if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
     logged = columns(store, p.table)  # read once: the specs, the samples and the schema check use it
     ref_cols = columns(store, cfg.reference_table)

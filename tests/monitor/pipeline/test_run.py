@@ -161,3 +161,18 @@ def test_schema_changes_and_volume_are_data_quality_verdicts(cfg, tmp_path) -> N
     assert "fx_mean" in q["type_changes"]
     volume = next(c for c in q["checks"] if c["check"] == "volume")
     assert volume["status"] == "problem" and volume["threshold"] == 2000  # 500 rows of 2,000 expected
+
+
+def test_a_float_label_reference_against_int_labels_is_no_label_drift(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    ref = simulate.reference(4000)
+    store.insert_frame(cfg.reference_table, ref.assign(label=ref["label"].astype(float)))  # 1.0 / 0.0
+    logs, labels = simulate.traffic(2, 600, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")  # 1 / 0
+    s = run_window(cfg, store, START + timedelta(days=1))
+    assert s.label_drift is not None and s.label_drift.value is not None
+    assert s.label_drift.value < s.label_drift.threshold and not s.label_drift.drifted
+    assert s.performance is not None and s.performance["metrics"]["accuracy"]["verdict"] == "ok"
