@@ -27,4 +27,6 @@ FLOORS = {"accuracy": 0.02, "balanced_accuracy": 0.03, "roc_auc": 0.02, "brier":
           "pr_auc_important": 0.05}
 RESAMPLES = 1000  # bootstrap replicates of the performance intervals
 REFRESH_WINDOWS = 14  # how many past windows a run re-checks for late labels
-SCORE_BINS = 200  # probability histogram bins of the performance counts
+SCORE_BINS = 200
+# above this share of a window's rows whose logged class is not the threshold's: a data-quality problem
+SERVED_DISAGREEMENT = 0.005  # probability histogram bins of the performance counts

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from monitor.config import FeatureConfig, ModelConfig
+from monitor.config import FeatureConfig, ModelConfig, defaults
 from monitor.drift.decision import Decision, DecisionInput, PrecomputedTest, decide
 from monitor.drift.multivariate import MultivariateResult, domain_classifier
 from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
@@ -202,6 +202,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                      volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5) if window.rows else None
     if quality is not None:
         summary.quality = quality.model_dump()
+        served = (summary.estimated_performance or {}).get("served_class")
+        if served:
+            summary.quality.setdefault("checks", []).append(served_class_check(served))
     if multi is not None:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
@@ -226,6 +229,16 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         return RunSummary.model_validate_json(existing.summary_json)
     log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
     return summary
+
+
+def served_class_check(served: dict) -> dict:
+    """The logged class against the threshold: a data-quality problem above defaults.SERVED_DISAGREEMENT."""
+    share = served["share"]
+    return {"check": "served_class", "subject": served["column"], "value": share,
+            "threshold": defaults.SERVED_DISAGREEMENT,
+            "status": "problem" if share > defaults.SERVED_DISAGREEMENT else "ok",
+            "detail": f"{served['disagree']} rows ({share:.1%}) whose logged class is not the threshold's; "
+                      "realized performance uses the logged class"}
 
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
