@@ -72,7 +72,14 @@ def labelled_counts(cfg: ModelConfig, store: Store, windows: list[tuple[datetime
 
 def refresh_performance(cfg: ModelConfig, store: Store, before: datetime | None = None,
                         windows: int | None = None, *, now: datetime | None = None, start: datetime | None = None,
-                        end: datetime | None = None) -> list[RunSummary]:
+                        end: datetime | None = None) -> list[str]:
+    """Re-score the windows whose labels changed (see rescore_changed); their run ids, oldest first."""
+    return [s.run_id for s in rescore_changed(cfg, store, before, windows, now=now, start=start, end=end)]
+
+
+def rescore_changed(cfg: ModelConfig, store: Store, before: datetime | None = None,
+                    windows: int | None = None, *, now: datetime | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> list[RunSummary]:
     """Re-score the stored windows whose labels changed (or whose label delay passed); the re-scored summaries.
 
     Candidates are the last `windows` runs (default `performance.refresh_windows`) starting before
@@ -136,7 +143,7 @@ def refresh_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelCo
         store = store_for(cfg)
         hook = alert_hook_for(cfg, store) if alert_hook_for else None
         with getattr(store, "lock", None) or contextlib.nullcontext():  # as run_models: one writer at a time
-            refreshed = refresh_performance(cfg, store, now=now, start=start, end=end)
+            refreshed = rescore_changed(cfg, store, now=now, start=start, end=end)
             alert_refreshed(cfg, store, refreshed, hook)
         out += refreshed
     return out

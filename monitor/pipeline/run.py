@@ -26,7 +26,7 @@ from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
-from monitor.pipeline.labels import alert_refreshed, refresh_performance, settled
+from monitor.pipeline.labels import alert_refreshed, rescore_changed, settled
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate
@@ -106,7 +106,7 @@ def rescore_window(cfg: ModelConfig, store: Store, stored: RunRecord, now: datet
     """A stored window run again: its performance re-scored if its labels changed (alerted on once);
     its drift verdicts and the alerts it sent stay as they were."""
     if cfg.labels is not None and store.exists(cfg.labels.table):
-        refreshed = refresh_performance(cfg, store, now=now, start=stored.window_start, end=stored.window_end)
+        refreshed = rescore_changed(cfg, store, now=now, start=stored.window_start, end=stored.window_end)
         alert_refreshed(cfg, store, refreshed, alert_hook)
     latest = store.get_run(stored.run_id)
     assert latest is not None
@@ -214,7 +214,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     # Past windows first, oldest first, so their incidents move forward in time before this window's.
-    late = alert_refreshed(cfg, store, refresh_performance(cfg, store, before=start, now=now), alert_hook) \
+    late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook) \
         if labels_ok else []
     if alert_hook is not None:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)

@@ -10,7 +10,7 @@ import pytest
 from monitor.api import wiring
 from monitor.config import load_model_config
 from monitor.demo import simulate
-from monitor.pipeline.labels import labelled_counts, refresh_performance
+from monitor.pipeline.labels import labelled_counts, rescore_changed
 from monitor.pipeline.run import run_window
 from monitor.schema.summary import RunSummary
 from monitor.stores.duckdb import DuckDBStore
@@ -54,7 +54,7 @@ def test_a_drop_found_by_a_refresh_alerts_once_naming_the_window(drifting, capsy
         listed.append([a for a in later.alerts if a.rule == "performance" and "recall_0" in a.message])
         sent.append([line for line in _performance_lines(capsys.readouterr().out) if "recall_0" in line])
     assert [len(s) for s in sent] == [0, 1, 0]  # paged once, at the run where 80% of the labels were in
-    assert [len(a) for a in listed] == [0, 1, 1]  # the 100% run still lists the open finding
+    assert [len(a) for a in listed] == [0, 1, 0]  # a run lists what its refresh found that is news
     message = listed[1][0].message
     assert message == ("performance: recall_0 (important class) for the window of 19 Nov, 80% labelled "
                        "(provisional): 0.23 [0.158, 0.322], reference 0.578")
@@ -93,12 +93,12 @@ def test_labels_delay_makes_a_partly_labelled_window_final(drifting, tmp_path: P
     at = START + timedelta(days=DRIFT_DAY + 1)
     run_window(cfg, store, at)
     store.upsert_labels("labels", day.iloc[: int(0.8 * len(day))], "request_id")
-    early = refresh_performance(cfg, store, now=at + timedelta(days=1))
+    early = rescore_changed(cfg, store, now=at + timedelta(days=1))
     assert [s.performance["status"] for s in early] == ["provisional"]  # type: ignore[index]
-    assert refresh_performance(cfg, store, now=at + timedelta(days=2)) == []  # nothing moved: not re-scored
-    late = refresh_performance(cfg, store, now=at + timedelta(days=3))  # the delay has passed
+    assert rescore_changed(cfg, store, now=at + timedelta(days=2)) == []  # nothing moved: not re-scored
+    late = rescore_changed(cfg, store, now=at + timedelta(days=3))  # the delay has passed
     assert [s.performance["status"] for s in late] == ["final"]  # type: ignore[index]
-    assert refresh_performance(cfg, store, now=at + timedelta(days=9)) == []  # final stays final
+    assert rescore_changed(cfg, store, now=at + timedelta(days=9)) == []  # final stays final
 
 
 def test_the_cheap_count_matches_the_scored_coverage(drifting) -> None:  # type: ignore[no-untyped-def]
