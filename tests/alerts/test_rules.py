@@ -147,3 +147,4 @@ def test_an_estimated_drop_warns_until_the_realized_value_is_final() -> None:
     churn.estimated_performance = {**_perf("", recall_1=(0.2, "drop"), recall_0=(0.2, "drop")), "key_class": 1}
     found = evaluate("estimated_performance", rule, churn)
     assert found["recall_1"].level == "warn" and "recall_0" not in found
+
