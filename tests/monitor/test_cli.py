@@ -75,3 +75,15 @@ def test_refresh_rescores_the_windows_whose_labels_landed_and_pages_once(tmp_pat
     finally:
         wiring.close_stores()
         wiring._notifiers.clear()
+
+
+def test_the_table_prints_the_important_class_recall() -> None:
+    from monitor.cli import performance_lines
+    from tests.alerts.conftest import make_summary
+
+    s = make_summary(0)
+    metrics = {"recall_0": {"value": 0.9, "verdict": "ok"}, "recall_1": {"value": 0.41, "verdict": "drop"},
+               "accuracy": {"value": 0.8, "verdict": "ok"}}
+    s.performance = {"status": "provisional", "key_class": 1, "coverage": {"fraction": 0.8}, "metrics": metrics}
+    assert performance_lines(s) == [
+        "performance realized [provisional, 80% labelled; class 1 is important]: recall_1 0.410 (DROP), accuracy 0.800 (ok)"]
