@@ -137,10 +137,12 @@ def process_run(
     *,
     clock: Callable[[], datetime] | None = None,
     notify: bool = True,
+    only: Sequence[str] | None = None,
 ) -> AlertOutcome:
     """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first.
 
     With notify=False (a backfill) incidents are stepped and stored but nothing is enqueued or sent.
+    `only` limits the rules (a past window re-scored for late labels: its performance); it writes no metrics.
     """
     now = utc((clock or (lambda: datetime.now(UTC)))())
     end = utc(summary.window.end)
@@ -156,22 +158,26 @@ def process_run(
                    for f in evaluate(name, getattr(config, name), summary).values() if f.level
                    for line in f.lines]
         evaluated = [(name, rule, finding) for name, rule in config.rules().items()
+                     if only is None or name in only
                      for finding in persisted_severity(name, rule, summary, earlier).values()]
-        routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed)
+        routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed, past=only is not None)
         by_channel: dict[str, list[Transition]] = {}
         for transition, rule in routed:
             for channel in expand_channels(channels_for(config, rule, transition, summary), list(notifiers)):
                 by_channel.setdefault(channel, []).append(transition)
+        # A re-scored past window has its own key, one per label coverage: its first run's message is another
+        late = "" if only is None else "|late:" + ",".join(sorted(only)) + ":" + json.dumps(
+            (summary.performance or {}).get("coverage"), sort_keys=True, default=str)
         for channel, transitions in by_channel.items() if notify else ():
             message = group_message(transitions, summary, link, quality, ack_link(summary, report_base_url))
-            payload = dataclasses.replace(message, idempotency_key=f"{key}|run|{channel}")
+            payload = dataclasses.replace(message, idempotency_key=f"{key}|run{late}|{channel}")
             rows.append(Delivery(
                 key=payload.idempotency_key, model=summary.model, run_key=key, rule=message.rule,
                 subject=message.subject, channel=channel, severity=message.severity,
                 payload=json.dumps(dataclasses.asdict(payload)), window_end=end,
                 position=len(rows), created_at=now,
             ))
-    if metrics is not None and notify:
+    if metrics is not None and notify and only is None:
         rows.append(Delivery(
             key=f"{key}|metrics|-|{metrics.name}", model=summary.model, run_key=key, rule="metrics",
             subject="-", channel=metrics.name, severity="info",
@@ -195,15 +201,18 @@ def process_run(
 
 def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Finding]], state: AlertState,
               key: str, end: datetime, now: datetime, outcome: AlertOutcome,
-              changed: list[Incident]) -> list[tuple[Transition, RuleBase]]:
-    """Steps every incident the run's findings touch; the transitions to send, each with its rule."""
+              changed: list[Incident], *, past: bool = False) -> list[tuple[Transition, RuleBase]]:
+    """Steps every incident the run's findings touch; the transitions to send, each with its rule.
+
+    `past`: a window re-scored for late labels, whose alerts list only what is news (its transitions).
+    """
     known = {(i.rule, i.subject): i for i in state.incidents(summary.model)}
     inhibited = inhibitions(summary, {(n, f.subject): f for n, _, f in evaluated})
     silences = state.silences(summary.model)
     routed: list[tuple[Transition, RuleBase]] = []
     for name, rule, finding in evaluated:
         subject = finding.subject
-        if finding.level:
+        if finding.level and not past:
             outcome.alerts.append(AlertEntry(severity=finding.level, rule=name, message=finding.headline))
         reason = inhibited.get((name, subject))
         if reason:
@@ -240,6 +249,8 @@ def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Find
         if after is not None and after != before:
             changed.append(after)
         if transition is not None:
+            if past and transition.kind != "resolve":
+                outcome.alerts.append(AlertEntry(severity=transition.severity, rule=name, message=finding.headline))
             outcome.transitions.append(transition)
             routed.append((transition, rule))
     return routed

@@ -62,9 +62,12 @@ def points_for(summary: RunSummary) -> list[MetricPoint]:
         points.append(_point("null_rate", q.null_rate, base, feature=feature))
         points.append(_point("out_of_range_rate", q.out_of_range_rate, base, feature=feature))
     for source, perf in (("realized", summary.performance), ("estimated", summary.estimated_performance)):
+        important = f"recall_{(perf or {}).get('key_class', 0)}"
         for metric, m in sorted(((perf or {}).get("metrics") or {}).items()):
             if isinstance(m, dict) and isinstance(m.get("value"), (int, float)):
                 points.append(_point("performance", m["value"], base, metric=metric, source=source))
+                if metric == important:  # one series per model for the class that matters, whichever it is
+                    points.append(_point("performance", m["value"], base, metric="recall_important", source=source))
         coverage = ((perf or {}).get("coverage") or {}).get("fraction")
         if source == "realized" and isinstance(coverage, (int, float)):
             points.append(_point("performance", coverage, base, metric="label_coverage", source=source))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.config.alerts import (
+    EstimatedPerformanceRule,
     FeatureDriftRule,
     Level,
     PerformanceRule,
@@ -23,6 +24,7 @@ from monitor.config.alerts import (
     VerdictRule,
     VolumeRule,
 )
+from monitor.config.common import metric_for_class
 from monitor.errors import ConfigError
 from monitor.schema.summary import FeatureVerdict, RunSummary
 
@@ -157,24 +159,56 @@ def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
     return [Finding("volume", "dataset", level, line, (line,), line)]
 
 
+def _class_word(metric: str, key_class: int) -> str:
+    return " (important class)" if metric.endswith(f"_{key_class}") else ""
+
+
 def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:
     perf = s.performance or {}
     if perf.get("status") in (None, "not_yet_known"):
         return []  # too few labels: not "fine", but nothing to alert on yet either
     metrics = perf.get("metrics") or {}
+    key_class = int(perf.get("key_class", 0))
+    on_drop = {metric_for_class(k, key_class): v for k, v in rule.on_drop.items()}
+    floors = {metric_for_class(k, key_class): v for k, v in rule.metrics.items()}
+    coverage = f"{(perf.get('coverage') or {}).get('fraction', 0):.0%} labelled"
+    day = f"{s.window.start:%d %b}"
     out = []
-    for metric in sorted(set(rule.on_drop) | set(rule.metrics)):
+    for metric in sorted(set(on_drop) | set(floors)):
         m = metrics.get(metric) or {}
         value = m.get("value")
         if value is None:
             continue
-        level: Level | None = rule.on_drop.get(metric) if m.get("verdict") == "drop" else None
-        if metric in rule.metrics:
-            level = _worst([level, rule.metrics[metric].level(float(value))])
+        level: Level | None = on_drop.get(metric) if m.get("verdict") == "drop" else None
+        if metric in floors:
+            level = _worst([level, floors[metric].level(float(value))])
         interval = m.get("interval") or [None, None]
-        line = (f"{metric} {fmt(float(value))} [{fmt(interval[0])}, {fmt(interval[1])}] vs reference "
-                f"{fmt(m.get('reference'))} ({perf.get('status')}, {perf.get('coverage', {}).get('fraction', 0):.0%} labelled)")
+        name = metric + _class_word(metric, key_class)
+        line = (f"{name} for the window of {day}, {coverage} ({perf.get('status')}): {fmt(float(value))} "
+                f"[{fmt(interval[0])}, {fmt(interval[1])}], reference {fmt(m.get('reference'))}")
         out.append(Finding("performance", metric, level, f"performance: {line}", (line,), line))
+    return out
+
+
+def _estimated(rule: EstimatedPerformanceRule, s: RunSummary) -> list[Finding]:
+    est = s.estimated_performance or {}
+    metrics = est.get("metrics") or {}
+    if not metrics:
+        return []
+    key_class = int(est.get("key_class", 0))
+    realized_final = (s.performance or {}).get("status") == "final"  # the labels have spoken: the estimate is moot
+    day = f"{s.window.start:%d %b}"
+    out = []
+    for metric, severity in sorted({metric_for_class(k, key_class): v for k, v in rule.on_drop.items()}.items()):
+        m = metrics.get(metric) or {}
+        if m.get("value") is None:
+            continue
+        level: Level | None = severity if m.get("verdict") == "drop" and not realized_final else None
+        interval = m.get("interval") or [None, None]
+        line = (f"{metric}{_class_word(metric, key_class)} for the window of {day}, estimated, no labels yet: "
+                f"{fmt(float(m['value']))} [{fmt(interval[0])}, {fmt(interval[1])}], reference {fmt(m.get('reference'))} "
+                f"(assumes no concept drift)")
+        out.append(Finding("estimated_performance", metric, level, f"estimated performance: {line}", (line,), line))
     return out
 
 
@@ -188,6 +222,7 @@ RULES: dict[str, Callable[..., list[Finding]]] = {
     "rejected_rows": _rejected,
     "volume": _volume,
     "performance": _performance,
+    "estimated_performance": _estimated,
 }
 
 

@@ -65,6 +65,8 @@ def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-unt
     if mv and joint:
         print(f"  {'joint (AUC)':<{name_w}}{'classifier':<{stat_w}}{mv['auc']:>9.3f}{mv['threshold']:>11.3f}  "
               f"{'DRIFT' if mv['drifted'] else 'ok'}", file=out)
+    for line in performance_lines(s):
+        print(f"  {line}", file=out)
     for a in s.alerts:
         print(f"  alert [{a.severity}] {a.rule}: {a.message}", file=out)
     print(f"  report: {s.report_url}", file=out)
@@ -82,6 +84,26 @@ def _failed(summaries: Sequence[RunSummary], fail_on: str | None) -> int:
 def _quiet_stdout(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
     # With --json, stdout carries only the JSON: console alerts and progress go to stderr.
     return contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
+
+
+def performance_lines(s: RunSummary) -> list[str]:
+    """The important class's recall and accuracy, realized and estimated, as the table prints them."""
+    out = []
+    for source, perf in (("realized", s.performance), ("estimated", s.estimated_performance)):
+        if not isinstance(perf, dict) or not perf.get("metrics"):
+            continue
+        key = perf.get("key_class", 0)
+        bits = []
+        for name in (f"recall_{key}", "accuracy"):
+            m = perf["metrics"].get(name) or {}
+            if m.get("value") is not None:
+                verdict = m.get("verdict", "")
+                bits.append(f"{name} {m['value']:.3f} ({'DROP' if verdict == 'drop' else verdict})")
+        status = perf.get("status") or "no labels yet"
+        coverage = (perf.get("coverage") or {}).get("fraction")
+        where = f"{status}, {coverage:.0%} labelled" if coverage is not None else status
+        out.append(f"performance {source} [{where}; class {key} is important]: {', '.join(bits) or '—'}")
+    return out
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
@@ -199,6 +221,21 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from monitor.api import wiring as service
+
+    configs = _configs(args)
+    chosen = {args.model: configs[args.model]} if args.model else configs
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        refreshed = service.refresh(chosen, start=args.start, end=args.end)
+    if not args.json:
+        _err(f"refresh: {len(refreshed)} window(s) re-scored")
+    _emit(refreshed, args.json)
+    return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -338,6 +375,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--notify", action="store_true",
                    help="send alerts through the live channels (by default history is stored, nothing is sent)")
     b.set_defaults(func=cmd_backfill)
+    f = add("refresh", "re-score stored windows whose labels changed, and alert on them")
+    with_configs(f)
+    f.add_argument("--from", dest="start", type=_when, metavar="TIME",
+                   help="windows starting at or after this time (ISO 8601; default: the recent ones)")
+    f.add_argument("--to", dest="end", type=_when, metavar="TIME", help="windows ending at or before this time")
+    as_json(f, "the re-scored run summaries as one JSON array")
+    f.set_defaults(func=cmd_refresh)
     i = add("ingest", "load a CSV or Parquet file, validating every row")
     with_configs(i)
     i.add_argument("target", choices=["predictions", "labels", "reference"], help="which table the file goes to")

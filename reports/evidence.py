@@ -14,7 +14,7 @@ from monitor.schema.summary import FeatureVerdict, RunSummary
 from reports.charts import distribution_chart, performance_chart, trend_chart
 from reports.html import e
 
-PERFORMANCE_METRICS = ("accuracy", "roc_auc", "recall_0", "predicted_positive_rate")
+PERFORMANCE_METRICS = ("accuracy", "roc_auc", "recall_{key}", "predicted_positive_rate")  # key: the important class
 
 
 def _columns(s: RunSummary) -> list[tuple[str, str, FeatureVerdict]]:
@@ -95,7 +95,9 @@ def performance_trends(runs: Sequence[RunSummary]) -> str:
     """Each key metric over time: realized with interval, label-free estimate, reference, label coverage."""
     dates = _dates(runs)
     charts = []
-    for j, metric in enumerate(PERFORMANCE_METRICS):
+    latest = runs[-1].performance if runs and isinstance(runs[-1].performance, dict) else {}
+    key = int(latest.get("key_class", 0) or 0)  # prediction.important_class, as the run recorded it
+    for j, metric in enumerate(m.format(key=key) for m in PERFORMANCE_METRICS):
         realized, band, est, cov = [], [], [], []
         reference = None
         for r in runs:

@@ -11,7 +11,7 @@ from typing import Any
 from monitor.schema.summary import FeatureVerdict, RunSummary
 from reports.alert_states import incidents_html, suppressed_html
 from reports.charts import scripts
-from reports.evidence import distributions, feature_link, evidently_section, performance_trends, trends
+from reports.evidence import distributions, evidently_section, feature_link, performance_trends, trends
 from reports.html import e, num, page
 from reports.story import dataset_drift_reason, findings
 
@@ -104,6 +104,7 @@ def _performance(s: RunSummary) -> str:
     if not perf and not est:
         return ""
     rows = []
+    key = _key_class(s)
     metrics = (perf or {}).get("metrics", {}) if isinstance(perf, dict) else {}
     emetrics = (est or {}).get("metrics", {}) if isinstance(est, dict) else {}
     for name in sorted(set(metrics) | set(emetrics)):
@@ -115,7 +116,9 @@ def _performance(s: RunSummary) -> str:
             iv = d.get("interval") or [None, None]
             return f"{_num(d['value'], 3)} [{_num(iv[0], 3)}, {_num(iv[1], 3)}]"
 
-        rows.append(f"<tr><td>{_e(name)}</td><td>{cell(m)}</td><td>{_num(m.get('reference'), 3)}</td>"
+        important = " data-important=1" if name.endswith(f"_{key}") else ""
+        shown = f"<b>{_e(name)}</b> (important class)" if important else _e(name)
+        rows.append(f"<tr{important}><td>{shown}</td><td>{cell(m)}</td><td>{_num(m.get('reference'), 3)}</td>"
                     f"<td>{_e(m.get('verdict', ''))}</td><td>{cell(e)}</td></tr>")
     cov = (perf or {}).get("coverage") if isinstance(perf, dict) else None
     note = ""
@@ -126,7 +129,34 @@ def _performance(s: RunSummary) -> str:
             "<table id=performance><tr><th>metric</th><th>realized [interval]</th><th>reference</th><th>verdict</th>"
             "<th>estimated without labels [interval]</th></tr>" + "".join(rows) + "</table>"
             "<p class=note>The estimate (CBPE) assumes no concept drift: it is computed from the calibrated "
-            "probabilities alone and cannot see a change in the relation between inputs and outcomes.</p>")
+            "probabilities alone and cannot see a change in the relation between inputs and outcomes. A drop is "
+            "a change beyond the metric's floor, tested with the window's and the reference's sampling "
+            "errors.</p>" + _value_history(s))
+
+
+def _key_class(s: RunSummary) -> int:
+    """The important class (prediction.important_class), as the run's performance recorded it."""
+    for perf in (s.performance, s.estimated_performance):
+        if isinstance(perf, dict) and isinstance(perf.get("key_class"), int):
+            return int(perf["key_class"])
+    return 0
+
+
+def _value_history(s: RunSummary) -> str:
+    """How the window's realized values changed as its labels arrived (oldest first)."""
+    if not s.performance_history or not isinstance(s.performance, dict):
+        return ""
+    key = _key_class(s)
+    names = (f"recall_{key}", "accuracy")
+    rows = []
+    for h in [*s.performance_history, s.performance]:
+        cov = (h.get("coverage") or {}).get("fraction")
+        cells = "".join(f"<td>{_num(((h.get('metrics') or {}).get(n) or {}).get('value'), 3)} "
+                        f"{_e(((h.get('metrics') or {}).get(n) or {}).get('verdict', ''))}</td>" for n in names)
+        rows.append(f"<tr><td>{_e(h.get('computed_at', ''))}</td><td>{_num(cov, 2)}</td>"
+                    f"<td>{_e(h.get('status', ''))}</td>{cells}</tr>")
+    return ("<h3>As the labels arrived</h3><table id=performance-history><tr><th>computed at</th><th>coverage</th>"
+            f"<th>status</th>{''.join(f'<th>{_e(n)}</th>' for n in names)}</tr>{''.join(rows)}</table>")
 
 
 def _history(history: Sequence[RunSummary]) -> str:

@@ -78,10 +78,13 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: boo
     notifiers, metrics = _notifiers[cfg.model]
     base = cfg.report.base_url or public_url
 
-    def hook(summary: RunSummary, history: Sequence[RunSummary]) -> list[AlertEntry]:
-        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, notify=notify)
-        summary.extra["deliveries"] = out.summary_extra()
-        summary.extra["suppressed"] = out.suppressed_extra()
+    def hook(summary: RunSummary, history: Sequence[RunSummary], *,
+             only: Sequence[str] | None = None) -> list[AlertEntry]:
+        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only,
+                          notify=notify)
+        if only is None:
+            summary.extra["deliveries"] = out.summary_extra()
+            summary.extra["suppressed"] = out.suppressed_extra()
         return out.alerts
 
     return hook
@@ -112,6 +115,16 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
 
     return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
                       report_dir=Path(report_dir) if report_dir else None, report_builder=build_report)
+
+
+def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end: datetime | None = None,
+            public_url: str = "") -> list[RunSummary]:
+    """Re-score the stored windows whose labels changed (all in [start, end), else the recent ones) and alert."""
+    from monitor.pipeline.labels import refresh_models
+    from monitor.pipeline.windows import utcnow
+
+    return refresh_models(configs, open_store, now=utcnow(), start=start, end=end,
+                          alert_hook_for=lambda cfg, store: alert_hook(cfg, store, public_url))
 
 
 def report_file(summary: RunSummary) -> Path | None:

@@ -16,7 +16,7 @@ Level = Literal["warn", "critical"]
 CHANNELS_WITHOUT_WARN = frozenset({"sms"})  # SMS pages carry critical alerts only
 # The rules, in the order their findings are evaluated and listed.
 RULE_NAMES = ("feature_drift", "dataset_drift", "prediction_drift", "label_drift", "null_rate",
-              "out_of_range_rate", "rejected_rows", "volume", "performance")
+              "out_of_range_rate", "rejected_rows", "volume", "performance", "estimated_performance")
 
 
 class Judged(Protocol):
@@ -135,14 +135,15 @@ class VolumeRule(RuleBase):
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds(warn=0.5, critical=0.9))
 
 
-_DEFAULT_ON_DROP: dict[str, Level] = {"recall_0": "critical", "accuracy": "warn"}
+# "_important" is the important class's metric (prediction.important_class): recall_1 for a churn model.
+_DEFAULT_ON_DROP: dict[str, Level] = {"recall_important": "critical", "accuracy": "warn"}
 
 
 class PerformanceRule(RuleBase):
-    """Realized performance (summary.performance): a drop decided with its interval and label coverage,
-    and optional absolute floors (e.g. recall_0: {warn: 0.5, direction: below})."""
+    """Realized performance (summary.performance): a drop decided with both sampling errors, a floor per
+    metric and label coverage, and optional absolute floors (e.g. recall_important: {warn: 0.5, direction: below})."""
 
-    # A metric whose verdict is "drop" (its whole interval below the reference) alerts at this level.
+    # A metric whose verdict is "drop" (worse than the reference beyond its floor) alerts at this level.
     on_drop: dict[str, Level] = Field(default_factory=lambda: dict(_DEFAULT_ON_DROP))
     metrics: dict[str, Thresholds] = Field(default_factory=dict)
 
@@ -171,6 +172,13 @@ class Route(BaseModel):
         return self
 
 
+class EstimatedPerformanceRule(RuleBase):
+    """Estimated performance (summary.estimated_performance, CBPE before labels): a drop of the estimate,
+    decided as the realized one is; quiet once the window's realized performance is final."""
+
+    on_drop: dict[str, Level] = Field(default_factory=lambda: {"recall_important": "warn", "accuracy": "warn"})
+
+
 class AlertsConfig(BaseModel):
     """The `alerts:` section of a model's config."""
 
@@ -187,6 +195,7 @@ class AlertsConfig(BaseModel):
     rejected_rows: RejectedRule = Field(default_factory=RejectedRule)
     volume: VolumeRule = Field(default_factory=VolumeRule)
     performance: PerformanceRule = Field(default_factory=PerformanceRule)
+    estimated_performance: EstimatedPerformanceRule = Field(default_factory=EstimatedPerformanceRule)
     outbox: OutboxPolicy = Field(default_factory=lambda: OutboxPolicy())
 
     def rules(self) -> dict[str, RuleBase]:

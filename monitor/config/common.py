@@ -31,6 +31,14 @@ def identifier(value: str) -> str:
     return value
 
 
+IMPORTANT = "_important"  # a metric name ending so means the important class's: recall_important
+
+
+def metric_for_class(name: str, important_class: int) -> str:
+    """A metric name with the important-class alias resolved: recall_important -> recall_1."""
+    return name[: -len(IMPORTANT)] + f"_{important_class}" if name.endswith(IMPORTANT) else name
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse '24h', '30m', '7d' into a positive timedelta: the one duration syntax of the config."""
     match = _DURATION.match(text)

@@ -18,10 +18,18 @@ CONFIDENCE = 0.95
 MIN_COVERAGE = 0.5  # below this share of labels a window's performance is "not yet known"
 MIN_LABELLED = 30  # ... and below this many labels too
 COMPLETE_COVERAGE = 1.0  # at or above this share of labels the value is final
-TOLERANCE = 0.0  # a performance drop must also exceed this absolute amount
+TOLERANCE = 0.02  # the practical floor of a metric that FLOORS does not name
+# A drop is called only when the window is worse than the reference by more than the metric's floor,
+# tested with both sampling errors; "_important" names the important class's metric (recall_0 when
+# prediction.important_class is 0). Absolute amounts on the metric's scale.
+FLOORS = {"accuracy": 0.02, "balanced_accuracy": 0.03, "roc_auc": 0.02, "brier": 0.01,
+          "recall_important": 0.05, "precision_important": 0.05, "f1_important": 0.05,
+          "pr_auc_important": 0.05}
 RESAMPLES = 1000  # bootstrap replicates of the performance intervals
 REFRESH_WINDOWS = 14  # how many past windows a run re-checks for late labels
 SCORE_BINS = 200  # probability histogram bins of the performance counts
+# above this share of a window's rows whose logged class is not the threshold's: a data-quality problem
+SERVED_DISAGREEMENT = 0.005
 # alert channels:
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"  # PagerDuty Events API v2
 HTTP_CHANNEL_TIMEOUT = 10.0  # seconds, per request of the PagerDuty and webhook channels

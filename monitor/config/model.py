@@ -25,7 +25,7 @@ from pydantic import (
 from monitor.config import defaults
 from monitor.config.alerts import AlertsConfig
 from monitor.config.channels import ChannelsConfig
-from monitor.config.common import MODEL_NAME, Strict, format_errors, identifier, parse_duration
+from monitor.config.common import MODEL_NAME, Duration, Strict, format_errors, identifier, parse_duration
 from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, SPREAD_FLOOR, STATISTIC, TOP_K
 from monitor.config.expressions import parse_expression
 from monitor.errors import ConfigError, UnsafeIdentifier
@@ -132,6 +132,8 @@ class LabelsConfig(Strict):
     table: str = "labels"
     join_key: str = "request_id"
     column: str = "label"
+    # A window's performance is final once this long has passed since its end, labelled or not.
+    delay: Duration | None = None
 
     _ids = field_validator("table", "join_key", "column")(classmethod(lambda cls, v: identifier(v)))
 
@@ -194,9 +196,20 @@ class PerformanceConfig(Strict):
     min_coverage: float = Field(default=defaults.MIN_COVERAGE, ge=0, le=1)  # below: "not yet known"
     min_labelled: int = Field(default=defaults.MIN_LABELLED, ge=1)
     complete_coverage: float = Field(default=defaults.COMPLETE_COVERAGE, gt=0, le=1)  # at or above: final
-    tolerance: float = Field(default=defaults.TOLERANCE, ge=0, lt=1)  # a drop must exceed this too
+    tolerance: float = Field(default=defaults.TOLERANCE, ge=0, lt=1)  # the floor of metrics `floors` omits
+    # Per metric: a drop must exceed this much (metric_important names the important class's metric).
+    floors: dict[str, float] = Field(default_factory=lambda: dict(defaults.FLOORS))
+    fdr: float = Field(default=defaults.FDR, gt=0, lt=0.5)  # Benjamini-Hochberg level over a window's metrics
     resamples: int = Field(default=defaults.RESAMPLES, ge=100, le=100_000)
     refresh_windows: int = Field(default=defaults.REFRESH_WINDOWS, ge=0, le=366)  # past windows re-checked
+
+    @field_validator("floors")
+    @classmethod
+    def _floors(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, f in v.items() if not 0 <= f < 1)
+        if bad:
+            raise ValueError(f"floors {bad}: a floor is an absolute amount in [0, 1)")
+        return {**defaults.FLOORS, **v}
 
     @model_validator(mode="after")
     def _coverage_order(self) -> PerformanceConfig:

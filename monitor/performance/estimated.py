@@ -23,16 +23,16 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.isotonic import IsotonicRegression
 
 from monitor.errors import InsufficientData, StoreError
+from monitor.performance.decision import decide
 from monitor.performance.realized import (
-    DIRECTION,
     LabelledCounts,
     MetricValue,
     PerformancePolicy,
     PerformanceResult,
     bin_of,
     count_metrics,
-    judge,
     percentile_interval,
+    reference_metrics,
     reference_values,
     roc_auc_from_histograms,
 )
@@ -214,12 +214,11 @@ def estimate(
                                       size=(policy.resamples, int(occupied.sum())))
     simulated = _metrics(counts, draws, predicted)
 
-    metrics = {}
+    raw = {}
     for name in ESTIMATED:
         value = float(expected[name])
         value_or_none = value if np.isfinite(value) else None
         interval = percentile_interval(simulated[name], policy.confidence) if value_or_none is not None else None
-        ref = refs.get(name)
-        verdict = judge(value_or_none, interval, ref, DIRECTION[name], policy.tolerance)
-        metrics[name] = MetricValue(value_or_none, interval, ref, verdict)
+        raw[name] = MetricValue(value_or_none, interval)
+    metrics = decide(raw, reference_metrics(reference), policy)
     return EstimatedPerformance(histogram.rows, metrics, policy.key_class, policy.confidence)

@@ -11,39 +11,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import norm
 
-from monitor.config import defaults
 from monitor.errors import StoreError
-
-Verdict = Literal["not_yet_known", "no_reference", "ok", "drop", "changed"]
-Status = Literal["not_yet_known", "provisional", "final"]
-Interval = tuple[float, float]
-
-# +1: higher is better, -1: lower is better, 0: no good direction (a move either way is "changed").
-DIRECTION: dict[str, int] = {
-    "accuracy": 1,
-    "balanced_accuracy": 1,
-    "precision_0": 1,
-    "recall_0": 1,
-    "f1_0": 1,
-    "precision_1": 1,
-    "recall_1": 1,
-    "f1_1": 1,
-    "roc_auc": 1,
-    "pr_auc_0": 1,
-    "pr_auc_1": 1,
-    "brier": -1,
-    "predicted_positive_rate": 0,
-    "base_rate": 0,
-}
-# Metrics that need no labels, so coverage does not gate their verdict.
-LABEL_FREE = frozenset({"predicted_positive_rate"})
+from monitor.performance.decision import decide
+from monitor.performance.values import (
+    DIRECTION,
+    LABEL_FREE,
+    Interval,
+    MetricValue,
+    PerformancePolicy,
+    Status,
+    Verdict,
+    z_value,
+)
 
 
 def bin_of(probabilities: ArrayLike, bins: int) -> NDArray[np.int64]:
@@ -116,38 +101,6 @@ class LabelledCounts:
 
 
 @dataclass(frozen=True)
-class PerformancePolicy:
-    """How intervals and verdicts are decided; the pipeline fills it from the config's `performance:`."""
-
-    key_class: int = 0  # the class that matters (wheel assembly: 0, the defects)
-    confidence: float = defaults.CONFIDENCE
-    min_coverage: float = defaults.MIN_COVERAGE  # below this share of labels a window is "not yet known"
-    min_labelled: int = defaults.MIN_LABELLED  # ... and below this many labels too
-    complete_coverage: float = defaults.COMPLETE_COVERAGE  # at or above this share the value is final
-    tolerance: float = defaults.TOLERANCE  # a drop must also exceed this absolute amount
-    resamples: int = defaults.RESAMPLES  # bootstrap replicates
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """One metric of one window: value, confidence interval, reference value and verdict."""
-
-    value: float | None
-    interval: Interval | None
-    reference: float | None = None
-    verdict: Verdict = "not_yet_known"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "interval": list(self.interval) if self.interval else None,
-            "reference": self.reference,
-            "verdict": self.verdict,
-        }
-
-
-@dataclass(frozen=True)
 class PerformanceResult:
     """Realized performance of one window: the run summary's ``performance`` key."""
 
@@ -171,11 +124,6 @@ class PerformanceResult:
             "confidence": self.confidence,
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
         }
-
-
-def z_value(confidence: float) -> float:
-    """The two-sided normal quantile for a confidence level."""
-    return float(norm.ppf(0.5 + confidence / 2))
 
 
 def wilson(successes: int, trials: int, confidence: float = 0.95) -> Interval | None:
@@ -321,7 +269,8 @@ def _brier(c: LabelledCounts, confidence: float) -> tuple[float | None, Interval
 
 def judge(value: float | None, interval: Interval | None, reference: float | None,
           direction: int, tolerance: float = 0.0) -> Verdict:
-    """Drop if the whole interval is worse than the reference (by more than the tolerance)."""
+    """The rule before the floors (bench/performance_alarms.py compares it): drop if the whole interval is
+    worse than the reference's point value by more than the tolerance."""
     if value is None or interval is None:
         return "not_yet_known"
     if reference is None:
@@ -352,6 +301,15 @@ def reference_values(reference: PerformanceResult | Mapping[str, float | None] |
     return dict(reference)
 
 
+def reference_metrics(reference: PerformanceResult | Mapping[str, float | None] | None) -> dict[str, MetricValue]:
+    """The reference's metrics with their intervals; a plain mapping of values has no sampling error."""
+    if reference is None:
+        return {}
+    if isinstance(reference, PerformanceResult):
+        return dict(reference.metrics)
+    return {k: MetricValue(v, None) for k, v in reference.items()}
+
+
 def evaluate(
     counts: LabelledCounts,
     policy: PerformancePolicy,
@@ -364,14 +322,10 @@ def evaluate(
     for long enough), which makes an incomplete window final.
     """
     status = label_status(counts, policy, settled)
-    refs = reference_values(reference)
-    metrics = {}
-    for name, m in measure(counts, policy).items():
-        ref = refs.get(name)
-        verdict = judge(m.value, m.interval, ref, DIRECTION[name], policy.tolerance)
-        if status == "not_yet_known" and name not in LABEL_FREE:
-            verdict = "not_yet_known"
-        metrics[name] = MetricValue(m.value, m.interval, ref, verdict)
+    judged = LABEL_FREE if status == "not_yet_known" else None
+    metrics = decide(measure(counts, policy), reference_metrics(reference), policy, judged)
+    if judged is not None:
+        metrics = {k: m if k in judged else replace(m, verdict="not_yet_known") for k, m in metrics.items()}
     return PerformanceResult(status, counts.labelled, counts.predictions, metrics,
                              policy.key_class, policy.confidence)
 

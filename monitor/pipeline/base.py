@@ -5,7 +5,7 @@ The composition roots (monitor/api/wiring.py, monitor/cli.py) pass alerts' and r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -13,8 +13,16 @@ import pandas as pd
 
 from monitor.schema.summary import AlertEntry, RunSummary
 
-# Given a run's summary and the model's earlier ones (newest first): the alerts it raised.
-AlertHook = Callable[[RunSummary, Sequence[RunSummary]], list[AlertEntry]]
+
+class AlertHook(Protocol):
+    """Given a run's summary and the model's earlier ones (newest first): the alerts it raised.
+
+    `only` limits the rules evaluated: a past window re-scored for late labels is alerted on its
+    performance alone (its drift was alerted on at its own run).
+    """
+
+    def __call__(self, summary: RunSummary, history: Sequence[RunSummary], *,
+                 only: Sequence[str] | None = None) -> list[AlertEntry]: ...
 
 
 class ReportBuilder(Protocol):

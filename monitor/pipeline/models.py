@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.config import ModelConfig, load_config_dir, load_model_config
+from monitor.config.common import IMPORTANT
 from monitor.drift.statistics import STATISTICS
 from monitor.errors import ConfigError
+from monitor.performance.values import DIRECTION
 
 
 def problems(cfg: ModelConfig) -> list[tuple[str, str]]:
@@ -27,6 +29,14 @@ def problems(cfg: ModelConfig) -> list[tuple[str, str]]:
     statistic("drift.categorical.statistic", cfg.drift.categorical.statistic, "categorical")
     for i, f in enumerate(cfg.features):
         statistic(f"features.{i}.statistic", f.statistic, f.kind)
+    metrics = set(DIRECTION) | {m.rsplit("_", 1)[0] + IMPORTANT for m in DIRECTION if m[-2:] in ("_0", "_1")}
+    for name in sorted(set(cfg.performance.floors) - metrics):
+        out.append((f"performance.floors.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
+    rule = cfg.alerts.performance
+    for name in sorted((set(rule.on_drop) | set(rule.metrics)) - metrics):
+        out.append((f"alerts.performance.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
+    for name in sorted(set(cfg.alerts.estimated_performance.on_drop) - metrics):
+        out.append((f"alerts.estimated_performance.{name}", f"unknown metric {name!r}; valid: {sorted(metrics)}"))
     return out
 
 

@@ -32,18 +32,22 @@ def policy(cfg: ModelConfig) -> PerformancePolicy:
     p = cfg.performance
     return PerformancePolicy(key_class=cfg.prediction.important_class, confidence=p.confidence,
                              min_coverage=p.min_coverage, min_labelled=p.min_labelled,
-                             complete_coverage=p.complete_coverage, tolerance=p.tolerance, resamples=p.resamples)
+                             complete_coverage=p.complete_coverage, tolerance=p.tolerance, resamples=p.resamples,
+                             floors=dict(p.floors), fdr=p.fdr)
 
 
-def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None) -> tuple[LabelledCounts, ScoreHistogram]:
+def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None,
+            served: str | None = None) -> tuple[LabelledCounts, ScoreHistogram, int]:
+    """The window's counts (confusion on the served class when `served` names its column), histogram,
+    and the rows whose served class disagrees with the threshold."""
     assert cfg.prediction.probability
     rows = store.query(performance_query(store.dialect, src, cfg.prediction.probability, label,
                                          threshold=cfg.prediction.threshold, bins=BINS,
-                                         positive_class=cfg.prediction.positive_class))
+                                         positive_class=cfg.prediction.positive_class, served=served))
     pos, neg = [0] * BINS, [0] * BINS
     below, above = [0] * BINS, [0] * BINS
     below_sum, above_sum = [0.0] * BINS, [0.0] * BINS
-    tot = {"n": 0, "n_above": 0, "tp": 0, "fp": 0, "tn": 0, "fn": 0, "brier": 0.0, "brier4": 0.0}
+    tot = {"n": 0, "n_served": 0, "disagree": 0, "tp": 0, "fp": 0, "tn": 0, "fn": 0, "brier": 0.0, "brier4": 0.0}
     for r in rows:
         b = int(r["bin"])
         pos[b], neg[b] = int(r["pos"] or 0), int(r["neg"] or 0)
@@ -52,12 +56,21 @@ def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None) -> t
         above_sum[b], below_sum[b] = float(r["sum_above"] or 0), float(r["sum_below"] or 0)
         for k in tot:
             tot[k] += r[k] or 0
-    counts = LabelledCounts(predictions=int(tot["n"]), predicted_positive=int(tot["n_above"]), tp=int(tot["tp"]),
+    counts = LabelledCounts(predictions=int(tot["n"]), predicted_positive=int(tot["n_served"]), tp=int(tot["tp"]),
                             fp=int(tot["fp"]), tn=int(tot["tn"]), fn=int(tot["fn"]), positives=tuple(pos),
                             negatives=tuple(neg), brier_sum=float(tot["brier"]), brier_sq_sum=float(tot["brier4"]))
     hist = ScoreHistogram(below=tuple(below), above=tuple(above), below_sum=tuple(below_sum),
                           above_sum=tuple(above_sum))
-    return counts, hist
+    return counts, hist, int(tot["disagree"])
+
+
+def served_column(cfg: ModelConfig, store: Store, table: str) -> str | None:
+    """The logged class column when configured and present in `table` (else the threshold decides)."""
+    col = cfg.prediction.class_column
+    if not col:
+        return None
+    known: dict[str, str] = getattr(store, "columns", lambda t: {})(table)
+    return col if not known or col in known else None
 
 
 def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, Calibrator] | None:
@@ -66,13 +79,14 @@ def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, 
         return None
     pred = cfg.prediction
     key = (f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}:"
-           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}")
+           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}:{pred.class_column}")
     cached = store.get_state(key)
     if cached is None:
         cols: dict[str, str] = getattr(store, "columns", lambda t: {})(cfg.reference_table)
         if cols and cfg.labels.column not in cols:
             return None
-        counts, _ = _counts(store, Source(table=store.table(cfg.reference_table)), cfg, cfg.labels.column)
+        counts, _, _ = _counts(store, Source(table=store.table(cfg.reference_table)), cfg, cfg.labels.column,
+                               served_column(cfg, store, cfg.reference_table))
         if counts.labelled == 0:
             return None
         cal = fit_calibrator_from_counts(counts)
@@ -85,14 +99,22 @@ def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, 
 
 
 def window_performance(cfg: ModelConfig, store: Store, src: Source, labelled: bool,
-                       ref: tuple[PerformanceResult, Calibrator] | None) -> tuple[dict | None, dict | None]:
+                       ref: tuple[PerformanceResult, Calibrator] | None,
+                       settled: bool = False) -> tuple[dict | None, dict | None]:
     """(performance, estimated_performance) of one window, as summary dicts."""
     if ref is None or not cfg.prediction.probability:
         return None, None
-    counts, hist = _counts(store, src, cfg, "__label" if labelled else None)
+    counts, hist, disagree = _counts(store, src, cfg, "__label" if labelled else None,
+                                     served_column(cfg, store, cfg.predictions.table))
     pol = policy(cfg)
-    realized = evaluate(counts, pol, reference=ref[0]).to_summary() if labelled else None
+    realized = evaluate(counts, pol, reference=ref[0], settled=settled).to_summary() if labelled else None
     estimated = estimate(hist, ref[1], pol, reference=ref[0]).to_summary()
+    served = served_column(cfg, store, cfg.predictions.table)
+    if served is not None:  # every row of the window, labelled or not: the run's data-quality check reads it
+        estimated["served_class"] = {"column": served, "disagree": disagree,
+                                     "share": disagree / counts.predictions if counts.predictions else 0.0}
+    if realized is not None:
+        realized["predicted_by"] = "served class" if served else "threshold"
     if realized is not None:
         realized["computed_at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
     return realized, estimated

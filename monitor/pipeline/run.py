@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from monitor.config import FeatureConfig, ModelConfig
+from monitor.config import FeatureConfig, ModelConfig, defaults
 from monitor.drift.decision import Decision, DecisionInput, PrecomputedTest, decide
 from monitor.drift.multivariate import MultivariateResult, domain_classifier
 from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
@@ -27,7 +27,7 @@ from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
-from monitor.pipeline.labels import refresh_performance
+from monitor.pipeline.labels import alert_refreshed, rescore_changed, settled
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate, out_of_range_rate
@@ -99,15 +99,30 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
     start, end = window_for(cfg, at)
     run_id = run_id_for(cfg, start, end)
     stored = store.get_run(run_id)
+    now = at or utcnow()
     if stored is not None:
-        log.info("run %s exists; returning it unchanged", run_id, extra={"run_id": run_id})
-        return RunSummary.model_validate_json(stored.summary_json)
+        log.info("run %s exists; re-scoring its performance only", run_id, extra={"run_id": run_id})
+        with run_context(run_id):
+            return rescore_window(cfg, store, stored, now, alert_hook)
     with run_context(run_id):
-        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder)
+        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, now)
+
+
+def rescore_window(cfg: ModelConfig, store: Store, stored: RunRecord, now: datetime,
+                   alert_hook: AlertHook | None) -> RunSummary:
+    """A stored window run again: its performance re-scored if its labels changed (alerted on once);
+    its drift verdicts and the alerts it sent stay as they were."""
+    if cfg.labels is not None and store.exists(cfg.labels.table):
+        refreshed = rescore_changed(cfg, store, now=now, start=stored.window_start, end=stored.window_end)
+        alert_refreshed(cfg, store, refreshed, alert_hook)
+    latest = store.get_run(stored.run_id)
+    assert latest is not None
+    return RunSummary.model_validate_json(latest.summary_json)
 
 
 def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id: str,
-         alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None) -> RunSummary:
+         alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None,
+         now: datetime) -> RunSummary:
     t0 = time.perf_counter()
     bytes_before = store.bytes_processed
     ref = ensure_reference(cfg, store)
@@ -122,7 +137,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         join_key=cfg.labels.join_key if cfg.labels else None,
         label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
     )
-    specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
+    specs = [replace(s, expr=profiling.label_expr("__label")) if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
     logged = columns(store, p.table)  # read once: the specs, the samples and the schema check use it
     ref_cols = columns(store, cfg.reference_table)
@@ -182,7 +197,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     )
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
-        cfg, store, src, labels_ok, ref_perf)
+        cfg, store, src, labels_ok, ref_perf, settled=settled(cfg, end, now))
     summary.extra["performance_tolerance"] = cfg.performance.tolerance  # with the reference's own interval:
     summary.extra["reference_intervals"] = {  # the page's reference band
         name: list(m.interval) for name, m in (ref_perf[0].metrics.items() if ref_perf else ()) if m.interval}
@@ -201,6 +216,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                      volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5) if window.rows else None
     if quality is not None:
         summary.quality = quality.model_dump()
+        served = (summary.estimated_performance or {}).get("served_class")
+        if served:
+            summary.quality.setdefault("checks", []).append(served_class_check(served))
     if multi is not None:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
@@ -209,10 +227,13 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
+    # Past windows first, oldest first, so their incidents move forward in time before this window's.
+    late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook) \
+        if labels_ok else []
     if alert_hook is not None:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
                    if r.window_start < start]
-        summary.alerts = alert_hook(summary, history)
+        summary.alerts = late + alert_hook(summary, history)
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -221,9 +242,17 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         assert existing is not None
         return RunSummary.model_validate_json(existing.summary_json)
     log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
-    if labels_ok:
-        refresh_performance(cfg, store, before=start)
     return summary
+
+
+def served_class_check(served: dict) -> dict:
+    """The logged class against the threshold: a data-quality problem above defaults.SERVED_DISAGREEMENT."""
+    share = served["share"]
+    return {"check": "served_class", "subject": served["column"], "value": share,
+            "threshold": defaults.SERVED_DISAGREEMENT,
+            "status": "problem" if share > defaults.SERVED_DISAGREEMENT else "ok",
+            "detail": f"{served['disagree']} rows ({share:.1%}) whose logged class is not the threshold's; "
+                      "realized performance uses the logged class"}
 
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],

@@ -29,6 +29,14 @@ LABEL = "__label"
 _MAX_KNOWN = 1000  # categories remembered from the reference; beyond that they count as "other"
 
 
+def label_expr(column: str) -> str:
+    """The label as the code '1' or '0' however it is encoded (1/0, 1.0/0.0, '1'/'0', true/false), in both
+    dialects: a float reference and int labels must not look like label drift."""
+    text = f"LOWER(TRIM(CAST({column} AS STRING)))"
+    return (f"CASE WHEN {text} IN ('1', '1.0', 'true') THEN '1' WHEN {text} IN ('0', '0.0', 'false') THEN '0' "
+            f"ELSE CAST({column} AS STRING) END")
+
+
 def columns(cfg: ModelConfig, *, with_label: bool) -> list[tuple[str, Kind, str]]:
     """Every profiled column as (profile name, kind, SQL expression over the row)."""
     out: list[tuple[str, Kind, str]] = [(f.name, f.kind, f.expr or f.column or f.name) for f in cfg.features]
@@ -37,7 +45,7 @@ def columns(cfg: ModelConfig, *, with_label: bool) -> list[tuple[str, Kind, str]
     if cfg.prediction.class_column:
         out.append((PREDICTED_CLASS, "categorical", cfg.prediction.class_column))
     if with_label and cfg.labels is not None:
-        out.append((LABEL, "categorical", cfg.labels.column))
+        out.append((LABEL, "categorical", label_expr(cfg.labels.column)))
     return out
 
 

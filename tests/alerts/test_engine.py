@@ -213,3 +213,35 @@ def test_a_quiet_run_stores_incidents_but_sends_nothing(harness: Harness, slack_
     assert (slack_fake.requests, twilio_fake.requests, monitoring_fake.series_calls) == ([], [], [])
     assert out.delivered == out.pending == [] and harness.state.deliveries("wheel-assembly") == []
     assert {(i.rule, i.status) for i in harness.state.incidents("wheel-assembly")} == {("dataset_drift", "open")}
+
+
+class _StaleIncidents:
+    """The alert state as a concurrent refresh saw it: the incidents read before the other one saved them."""
+
+    def __init__(self, state: DuckDBAlertState) -> None:
+        self._state = state
+
+    def incidents(self, model: str) -> list:  # type: ignore[type-arg]
+        return []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._state, name)
+
+
+def test_a_past_window_alerted_by_two_concurrent_refreshes_is_sent_once(
+        state: DuckDBAlertState, console: ConsoleNotifier, console_stream: io.StringIO) -> None:
+    past = make_summary(0)
+    past.performance = {"status": "provisional", "key_class": 0,
+                        "coverage": {"labelled": 800, "predictions": 1000, "fraction": 0.8},
+                        "metrics": {"recall_0": {"value": 0.28, "interval": [0.24, 0.32], "reference": 0.55,
+                                                 "verdict": "drop"}}}
+    config = AlertsConfig()
+    first = process_run(past, [], config, state, {"console": console}, None, "", only=("performance",))
+    second = process_run(past, [], config, _StaleIncidents(state), {"console": console}, None, "",  # type: ignore[arg-type]
+                         only=("performance",))
+    assert [t.kind for t in first.transitions] == ["open"] and [t.kind for t in second.transitions] == ["open"]
+    assert console_stream.getvalue().count("[CRITICAL]") == 1  # the outbox key names the window: one delivery
+    assert [a.rule for a in first.alerts] == ["performance"]
+    # `only` keeps the other rules out: a past window's drift was alerted on at its own run.
+    drifted = make_summary(1, {"force_z": 0.9})
+    assert process_run(drifted, [], config, state, {"console": console}, None, "", only=("performance",)).alerts == []

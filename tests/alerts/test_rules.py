@@ -82,6 +82,25 @@ def test_performance_rule_alerts_on_a_drop_decided_with_its_interval() -> None:
     assert "80% labelled" in found["recall_0"].headline
 
 
+def test_the_default_performance_rule_pages_on_the_important_class_of_the_model() -> None:
+    rule = AlertsConfig().performance
+    churn = make_summary(0)  # a churn model: class 1 (the churners) is the one that matters
+    churn.performance = {**_perf("final", recall_0=(0.30, "drop"), recall_1=(0.40, "drop")), "key_class": 1}
+    found = evaluate("performance", rule, churn)
+    assert found["recall_1"].level == "critical" and "recall_0" not in found
+    assert found["recall_1"].headline == ("performance: recall_1 (important class) for the window of 01 Mar, "
+                                          "80% labelled (final): 0.4 [0.35, 0.45], reference 0.55")
+    wheel = make_summary(0)
+    wheel.performance = {**_perf("final", recall_0=(0.30, "drop"), recall_1=(0.40, "drop")), "key_class": 0}
+    found = evaluate("performance", rule, wheel)
+    assert found["recall_0"].level == "critical" and "recall_1" not in found
+    # A user's rule may name the alias or a class outright.
+    both = AlertsConfig.model_validate({"performance": {"on_drop": {"recall_important": "warn",
+                                                                    "recall_0": "critical"}}}).performance
+    found = evaluate("performance", both, churn)
+    assert (found["recall_1"].level, found["recall_0"].level) == ("warn", "critical")
+
+
 def test_performance_is_not_judged_before_enough_labels() -> None:
     rule = AlertsConfig().performance
     s = make_summary(0)
@@ -107,7 +126,7 @@ def test_config_errors_name_the_field() -> None:
 
 
 def test_unknown_rule_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'feature_drift'"):
+    with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'estimated_performance', 'feature_drift'"):
         evaluate("nope", AlertsConfig().dataset_drift, make_summary(0))
 
 
@@ -119,3 +138,23 @@ def test_dataset_drift_from_the_joint_distribution_says_the_classifier_fired() -
     assert f.headline == ("drift share 0, 0/8 features drifted, joint distribution changed "
                           "(classifier AUC 0.71 > 0.583)")
     assert f.short == "drift share 0, joint distribution changed"
+
+
+def test_an_estimated_drop_warns_until_the_realized_value_is_final() -> None:
+    rule = AlertsConfig().estimated_performance
+    s = make_summary(0)
+    s.estimated_performance = {**_perf("", accuracy=(0.70, "drop"), recall_0=(0.60, "ok")), "key_class": 0}
+    found = evaluate("estimated_performance", rule, s)
+    assert found["accuracy"].level == "warn" and found["recall_0"].level is None
+    assert found["accuracy"].headline == (
+        "estimated performance: accuracy for the window of 01 Mar, estimated, no labels yet: 0.7 [0.65, 0.75], "
+        "reference 0.55 (assumes no concept drift)")
+    s.performance = _perf("provisional", accuracy=(0.80, "ok"))
+    assert evaluate("estimated_performance", rule, s)["accuracy"].level == "warn"  # labels not all in yet
+    s.performance = _perf("final", accuracy=(0.80, "ok"))
+    assert evaluate("estimated_performance", rule, s)["accuracy"].level is None  # realized, final, fine: resolved
+    churn = make_summary(0)
+    churn.estimated_performance = {**_perf("", recall_1=(0.2, "drop"), recall_0=(0.2, "drop")), "key_class": 1}
+    found = evaluate("estimated_performance", rule, churn)
+    assert found["recall_1"].level == "warn" and "recall_0" not in found
+

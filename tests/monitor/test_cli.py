@@ -189,3 +189,51 @@ def test_silence_add_list_expire_and_ack_in_process(tmp_path: Path, capsys: pyte
         assert "no single open incident" in capsys.readouterr().err
     finally:
         service.close_stores()
+
+
+def test_refresh_rescores_the_windows_whose_labels_landed_and_pages_once(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from monitor.api import wiring
+    from monitor.cli import main
+    from monitor.config import load_model_config
+    from monitor.demo import simulate
+    from tests.conftest import START, write_config
+
+    path = write_config(tmp_path, report="{evidently: false}", window="{length: 24h, min_rows: 200}")
+    path.write_text(path.read_text().replace("    for_runs: 2\n    of_last: 3\n", "    for_runs: 1\n"))
+    store = wiring.open_store(load_model_config(path))
+    try:
+        store.insert_frame("reference_wheel_assembly", simulate.reference(4000))
+        logs, labels = simulate.traffic(5, 600, START, scenario="concept_drift")
+        store.insert_frame("predictions", logs)
+        assert main(["run", "--config-dir", str(tmp_path), "--at", "2026-11-20T00:00Z", "--json"]) == 0
+        capsys.readouterr()
+        in_window = (logs["ts"] >= START + timedelta(days=3)).to_numpy()
+        store.upsert_labels("labels", labels[in_window], "request_id")
+        args = ["refresh", "--config-dir", str(tmp_path), "--from", "2026-11-16", "--to", "2026-11-23", "--json"]
+        assert main(args) == 0
+        out = capsys.readouterr()
+        refreshed = json.loads(out.out)
+        assert [r["window"]["start"][:10] for r in refreshed] == ["2026-11-19"]
+        perf = refreshed[0]["performance"]
+        assert perf["status"] == "final" and perf["metrics"]["recall_0"]["verdict"] == "drop"
+        assert sum("[CRITICAL]" in line and "recall_0" in line for line in out.err.splitlines()) == 1
+        assert main(args) == 0  # again: nothing moved, nothing re-scored, nothing sent
+        out = capsys.readouterr()
+        assert json.loads(out.out) == [] and "[CRITICAL]" not in out.err
+    finally:
+        wiring.close_stores()
+        wiring._notifiers.clear()
+
+
+def test_the_table_prints_the_important_class_recall() -> None:
+    from monitor.cli import performance_lines
+    from tests.alerts.conftest import make_summary
+
+    s = make_summary(0)
+    metrics = {"recall_0": {"value": 0.9, "verdict": "ok"}, "recall_1": {"value": 0.41, "verdict": "drop"},
+               "accuracy": {"value": 0.8, "verdict": "ok"}}
+    s.performance = {"status": "provisional", "key_class": 1, "coverage": {"fraction": 0.8}, "metrics": metrics}
+    assert performance_lines(s) == [
+        "performance realized [provisional, 80% labelled; class 1 is important]: recall_1 0.410 (DROP), accuracy 0.800 (ok)"]

@@ -26,6 +26,11 @@ def test_example_config_loads(cfg) -> None:  # type: ignore[no-untyped-def]
         ("predictions: {table: 'x; DROP TABLE y'}", "predictions.table", "identifier"),
         ("colour: blue", "colour", "Extra inputs are not permitted"),
         ("drift: {spread_floor: -0.1}", "drift.spread_floor", "greater than or equal to 0"),
+        ("performance: {floors: {recal_important: 0.1}}", "performance.floors.recal_important", "unknown metric"),
+        ("performance: {floors: {accuracy: 1.5}}", "performance.floors", "absolute amount in [0, 1)"),
+        ("performance: {fdr: 0.7}", "performance.fdr", "less than 0.5"),
+        ("labels: {delay: soon}", "labels.delay", "timedelta"),
+        ("alerts: {performance: {on_drop: {recall_9: critical}}}", "alerts.performance.recall_9", "unknown metric"),
     ],
 )
 def test_bad_config_fails_naming_the_field(tmp_path: Path, extra: str, field: str, reason: str) -> None:
@@ -88,3 +93,16 @@ def test_durations() -> None:
     assert parse_duration("30m").total_seconds() == 1800
     with pytest.raises(ValueError):
         parse_duration("0h")
+
+
+def test_the_performance_policy_is_set_from_yaml(tmp_path: Path) -> None:
+    from monitor.pipeline.performance import policy
+
+    path = write_config(tmp_path, performance="{floors: {recall_important: 0.1}, fdr: 0.05, min_coverage: 0.3}",
+                        labels="{table: labels, join_key: request_id, column: label, delay: 3d}")
+    path.write_text(path.read_text().replace("important_class: 0", "important_class: 1"))
+    cfg = load_model_config(path)
+    p = policy(cfg)
+    assert (p.key_class, p.fdr, p.min_coverage) == (1, 0.05, 0.3)
+    assert p.floor("recall_1") == 0.1 and p.floor("accuracy") == 0.02  # the defaults stay for the rest
+    assert cfg.labels is not None and cfg.labels.delay is not None and cfg.labels.delay.days == 3

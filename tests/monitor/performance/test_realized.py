@@ -280,7 +280,7 @@ def test_summary_shape_is_json_with_every_metric() -> None:
     assert decoded["key_class"] == 0
     assert set(decoded["metrics"]) == set(DIRECTION)
     for m in decoded["metrics"].values():
-        assert set(m) == {"value", "interval", "reference", "verdict"}
+        assert set(m) == {"value", "interval", "reference", "verdict", "p_value", "floor"}
         assert m["interval"][0] <= m["value"] <= m["interval"][1]
 
 

@@ -161,3 +161,48 @@ def test_schema_changes_and_volume_are_data_quality_verdicts(cfg, tmp_path) -> N
     assert "fx_mean" in q["type_changes"]
     volume = next(c for c in q["checks"] if c["check"] == "volume")
     assert volume["status"] == "problem" and volume["threshold"] == 2000  # 500 rows of 2,000 expected
+
+
+def test_a_float_label_reference_against_int_labels_is_no_label_drift(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    ref = simulate.reference(4000)
+    store.insert_frame(cfg.reference_table, ref.assign(label=ref["label"].astype(float)))  # 1.0 / 0.0
+    logs, labels = simulate.traffic(2, 600, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")  # 1 / 0
+    s = run_window(cfg, store, START + timedelta(days=1))
+    assert s.label_drift is not None and s.label_drift.value is not None
+    assert s.label_drift.value < s.label_drift.threshold and not s.label_drift.drifted
+    assert s.performance is not None and s.performance["metrics"]["accuracy"]["verdict"] == "ok"
+
+
+def test_realized_performance_uses_the_served_class_and_a_disagreement_is_a_data_quality_problem(cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from monitor.stores.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "x.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(4000))
+    logs, labels = simulate.traffic(2, 1000, START, scenario="none")
+    flip = np.random.default_rng(5).random(len(logs)) < 0.03  # the served class overridden on 3% of rows
+    logs["predicted_class"] = np.where(flip, 1 - logs["predicted_class"], logs["predicted_class"])
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")
+    s = run_window(cfg, store, START + timedelta(days=1))
+    day = logs[logs["ts"] < START + timedelta(days=1)].merge(labels, on="request_id")
+    served_acc = float((day["predicted_class"] == day["label"]).mean())
+    threshold_acc = float(((day["probability"] >= 0.5).astype(int) == day["label"]).mean())
+    assert s.performance is not None and s.performance["predicted_by"] == "served class"
+    assert abs(s.performance["metrics"]["accuracy"]["value"] - served_acc) < 1e-12 and served_acc != threshold_acc
+    check = next(c for c in s.quality["checks"] if c["check"] == "served_class")  # type: ignore[index]
+    assert check["status"] == "problem" and abs(check["value"] - flip[: len(day)].mean()) < 1e-12
+    assert "realized performance uses the logged class" in check["detail"]
+
+
+def test_a_served_class_that_agrees_with_the_threshold_is_fine(loaded) -> None:  # type: ignore[no-untyped-def]
+    cfg, store = loaded
+    s = run_window(cfg, store, START + timedelta(days=1))
+    check = next(c for c in s.quality["checks"] if c["check"] == "served_class")  # type: ignore[index]
+    assert check["status"] == "ok" and check["value"] == 0.0
