@@ -145,13 +145,30 @@ def _rejected(rule: RejectedRule, s: RunSummary) -> list[Finding]:
 
 
 def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
+    out = _missed(s)
+    if s.rows == 0:
+        # An empty window is critical whatever is expected: no data is the most common failure there is.
+        line = "0 rows in the window" + (f", expected {s.expected_rows}" if s.expected_rows else "")
+        return [Finding("volume", "dataset", "critical", line, (line, "check the prediction logger and the ingest"),
+                        line), *out]
     if s.expected_rows is None:
-        return []
+        return out
     deviation = abs(s.rows / s.expected_rows - 1.0)
     t = rule.thresholds
     level = t.level(deviation)
     line = f"{s.rows} rows, expected {s.expected_rows} (off by {deviation:.0%})"
-    return [Finding("volume", "dataset", level, line, (line,), line)]
+    return [Finding("volume", "dataset", level, line, (line,), line), *out]
+
+
+def _missed(s: RunSummary) -> list[Finding]:
+    """Windows never run between the previous run and this one (the scheduler stopped, the service was down)."""
+    gap = s.extra.get("missed_windows")
+    if "missed_windows" not in s.extra:
+        return []  # a summary from before this check: cannot tell
+    if not gap:
+        return [Finding("volume", "schedule", None, "no window missed since the previous run")]
+    line = f"{gap['count']} window(s) between {gap['from']} and {gap['to']} were never run"
+    return [Finding("volume", "schedule", "warn", line, (line, f"to run them: {gap['do']}"), line)]
 
 
 def _performance(rule: PerformanceRule, s: RunSummary) -> list[Finding]:

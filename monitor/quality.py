@@ -110,7 +110,13 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
         for c, change in out.type_changes.items():
             out.checks.append(QualityCheck(check="schema", subject=c, value=None, threshold=None, status="problem",
                                            detail=f"type changed: {change}"))
-    if expected_rows:
+    if window.rows == 0:
+        # No data is the most common failure there is: never green, with or without an expected count.
+        out.checks.append(QualityCheck(check="volume", subject="window", value=0.0,
+                                       threshold=float(expected_rows) if expected_rows else None, status="problem",
+                                       detail="no rows in the window" + (f", expected {expected_rows}"
+                                                                         if expected_rows else "")))
+    elif expected_rows:
         deviation = abs(window.rows / expected_rows - 1.0)
         out.checks.append(QualityCheck(check="volume", subject="window", value=float(window.rows),
                                        threshold=float(expected_rows),

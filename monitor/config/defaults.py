@@ -22,3 +22,8 @@ TOLERANCE = 0.0  # a performance drop must also exceed this absolute amount
 RESAMPLES = 1000  # bootstrap replicates of the performance intervals
 REFRESH_WINDOWS = 14  # how many past windows a run re-checks for late labels
 SCORE_BINS = 200  # probability histogram bins of the performance counts
+# volume (monitor/pipeline/volume.py):
+VOLUME_HISTORY = 7  # recent non-empty windows whose median row count is the expected volume
+VOLUME_MIN_HISTORY = 3  # ... once at least this many exist (else the reference's rate, if it has timestamps)
+# ingest:
+MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a file's rows than this are rejected

@@ -28,6 +28,7 @@ from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.labels import refresh_performance
 from monitor.pipeline.reference import columns, ensure_reference
+from monitor.pipeline.volume import expected_rows, missed_windows
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate
 from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
@@ -124,6 +125,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
                  and config_column(s.expr) else s for s in specs]
     window = profiling.profile(store, src, specs)
+    past = [(r, RunSummary.model_validate_json(r.summary_json).rows)
+            for r in store.list_runs(cfg.model, limit=20) if r.window_start < start]
+    expected, expected_from = expected_rows(cfg, store, past, ref_cols)
     by_name = {f.name: f for f in cfg.features}
     items = []
     for spec in specs:
@@ -164,7 +168,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary = RunSummary(
         run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=UTC),
                                                        end=end.replace(tzinfo=UTC)),
-        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), expected_rows=cfg.window.expected_rows,
+        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), expected_rows=expected,
         features=feats, drift_share=share,
         dataset_drift=(bool(decided) and share >= cfg.drift.drift_share) or bool(
             "multivariate" in decisions and decisions["multivariate"].drifted),
@@ -183,10 +187,12 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                      or None,
                      reference_columns=ref_cols or None,
                      monitored=tuple(f.column or f.name for f in cfg.features if not f.expr),
-                     expected_rows=cfg.window.expected_rows,
-                     volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5) if window.rows else None
+                     expected_rows=expected,
+                     volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5)
     if quality is not None:
         summary.quality = quality.model_dump()
+    summary.extra["expected_rows_from"] = expected_from
+    summary.extra["missed_windows"] = missed_windows(cfg, past, start)
     if multi is not None:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,

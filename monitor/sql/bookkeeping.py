@@ -26,3 +26,9 @@ def unknown_labels_query(d: Dialect, labels: str, predictions: str, *, timestamp
            f"WHERE p.{d.q(timestamp)} >= {d.p('since')} "
            f"AND p.{d.q(request_id)} = l.{d.q(join_key)})")
     return Query(sql, {"since": datetime(1970, 1, 1)})
+
+
+def time_span_query(d: Dialect, table: str, timestamp: str) -> Query:
+    """The first and last timestamp of a table and its row count (the reference's rate of rows)."""
+    ts = d.q(timestamp)
+    return Query(f"SELECT MIN({ts}) AS first_ts, MAX({ts}) AS last_ts, COUNT(*) AS n FROM {table}", {})

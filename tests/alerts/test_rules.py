@@ -109,3 +109,11 @@ def test_config_errors_name_the_field() -> None:
 def test_unknown_rule_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"known rules: \['dataset_drift', 'feature_drift'"):
         evaluate("nope", AlertsConfig().dataset_drift, make_summary(0))
+
+
+def test_an_empty_window_is_critical_even_without_an_expected_count() -> None:
+    s = make_summary(0, rows=0)
+    volume = evaluate("volume", AlertsConfig().volume, s)["dataset"]
+    assert (volume.level, volume.headline) == ("critical", "0 rows in the window")
+    s = s.model_copy(update={"expected_rows": 500})
+    assert evaluate("volume", AlertsConfig().volume, s)["dataset"].headline == "0 rows in the window, expected 500"
