@@ -115,6 +115,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     cfg = configs[args.model] if args.model else next(iter(configs.values()))
     report = ingest(service.open_store(cfg), cfg, args.target, args.file)
     print(json.dumps(report.as_dict(), indent=2))
+    failure = report.failure(args.max_rejected_share)
+    if failure:
+        _err(f"driftline ingest: {failure}")
+        return 1
     return 0
 
 
@@ -185,6 +189,10 @@ def parser() -> argparse.ArgumentParser:
     with_configs(i)
     i.add_argument("target", choices=["predictions", "labels", "reference"])
     i.add_argument("file", type=Path)
+    from monitor.config.defaults import MAX_REJECTED_SHARE
+
+    i.add_argument("--max-rejected-share", type=float, default=MAX_REJECTED_SHARE,
+                   help=f"exit 1 when more of the file's rows are rejected ({MAX_REJECTED_SHARE:.0%})")
     i.set_defaults(func=cmd_ingest)
     n = sub.add_parser("init", help="create the store's tables (safe to run twice)")
     with_configs(n)
