@@ -10,6 +10,7 @@ config, not from the first file: every row read is loaded, rejected or a duplica
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,18 +62,21 @@ class IngestReport:
                 "examples": dict(self.examples), "warnings": dict(self.warnings)}
 
     def failure(self, max_rejected_share: float) -> str | None:
-        """One line saying why this file failed (rejected whole, or beyond the share), or None."""
-        fresh = self.rows_read - self.duplicates
+        """One line saying why this file failed (rejected whole, or beyond the share of its new rows), or None."""
         if self.rows_read == 0:
             return f"{self.file}: no rows in the file"
-        share = self.rows_rejected / fresh if fresh else 0.0
-        if not self.rows_rejected or (self.rows_loaded and share <= max_rejected_share):
+        if not self.rows_rejected:
+            return None
+        share = self.rows_rejected / max(self.rows_read - self.duplicates, 1)  # of the rows not already stored
+        if self.rows_loaded and share <= max_rejected_share:
             return None
         reason, n = self.rejected.most_common(1)[0]
         example = f" e.g. {self.examples[reason]!r}" if reason in self.examples else ""
         hint = timestamps.HINTS.get(reason)
-        what = "every row rejected" if not self.rows_loaded else f"{share:.0%} rejected > {max_rejected_share:.0%} allowed"
-        return (f"{self.file}: {self.rows_rejected:,} of {self.rows_read:,} rows rejected ({what}); "
+        what = ("every row rejected" if not self.rows_loaded and not self.duplicates
+                else f"{share:.0%} of the new rows rejected > {max_rejected_share:.0%} allowed")
+        dup = f", {self.duplicates:,} already stored" if self.duplicates else ""
+        return (f"{self.file}: {self.rows_rejected:,} of {self.rows_read:,} rows rejected{dup} ({what}); "
                 f"most: {reason} ({n:,}{example})" + (f"; {hint}" if hint else ""))
 
 
@@ -122,7 +126,7 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
     for col in required:
         if col not in frame.columns:
             return _reject(frame, pd.Series(True, index=frame.index), f"missing required column {col}",
-                           report, rejects, None)
+                           report, rejects, None, _file_columns(frame, col))
     if with_time:
         raw_ts = frame[p.timestamp]
         ts, refused = timestamps.parse(raw_ts, p.timestamp_format, _NAN_TOKENS)
@@ -176,6 +180,15 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
     return frame
 
 
+def _file_columns(frame: pd.DataFrame, wanted: str) -> pd.Series:
+    """The example shown for a missing column: the file's closest column name, or its columns."""
+    names = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+    text = f"closest column in the file: {close[0]}" if close else (
+        "the file has: " + ", ".join(names[:6]) + (f", ... ({len(names)} columns)" if len(names) > 6 else ""))
+    return pd.Series(text, index=frame.index)
+
+
 def _expression_columns(cfg: ModelConfig) -> list[str]:
     """Columns read by numerical feature expressions: validated row by row like numeric features."""
     return list(dict.fromkeys(c for f in cfg.features if f.expr and f.kind == "numerical" for c in f.reads))
@@ -187,7 +200,7 @@ def _labels(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rejects: 
     for c in (key, col):
         if c not in raw.columns:
             _reject(raw, pd.Series(True, index=raw.index), f"missing required column {c}", report, rejects, None,
-                    pd.Series(f"columns: {', '.join(map(str, raw.columns))}", index=raw.index))
+                    _file_columns(raw, c))
             return pd.DataFrame({key: pd.Series(dtype="string"), col: pd.Series(dtype="int64"),
                                  "labelled_at": pd.Series(dtype="datetime64[ns]")})
     text = raw[col].astype("string").str.strip()

@@ -39,3 +39,38 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     out = _driftline("run", "--config-dir", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2
     assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ingest_exits_non_zero_with_one_line_when_a_file_is_rejected(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    import pandas as pd
+
+    from monitor.demo import simulate
+    from tests.conftest import write_config
+
+    write_config(tmp_path, report="{evidently: false}")
+    logs, _ = simulate.traffic(1, 300, datetime(2026, 11, 16), scenario="none")
+    logs.rename(columns={"ts": "time"}).to_csv(tmp_path / "wrong.csv", index=False)  # the wrong timestamp column
+    out = _driftline("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "wrong.csv"), cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert json.loads(out.stdout)["rows_rejected"] == 300
+    assert out.stderr.strip().splitlines() == [
+        "driftline ingest: wrong.csv: 300 of 300 rows rejected (every row rejected); most: missing required column ts "
+        "(300 e.g. 'the file has: request_id, time, model_name, model_version, step_mean, step_std, ... (47 columns)')"]
+    labels = "request_id,label\n" + "".join(f"{r},yes\n" for r in logs["request_id"][:20])
+    (tmp_path / "l.csv").write_text(labels)
+    out = _driftline("ingest", "--config-dir", str(tmp_path), "labels", str(tmp_path / "l.csv"), cwd=tmp_path)
+    assert out.returncode == 1 and "most: label not 0/1 (20 e.g. 'yes')" in out.stderr
+    bad = logs.iloc[280:].assign(ts="soon")
+    pd.concat([logs.iloc[:280], bad]).to_csv(tmp_path / "some.csv", index=False)  # 20 of 300 bad: 6.7%
+    out = _driftline("ingest", "--config-dir", str(tmp_path), "--max-rejected-share", "0.05", "predictions",
+                     str(tmp_path / "some.csv"), cwd=tmp_path)
+    assert out.returncode == 1 and "(7% of the new rows rejected > 5% allowed)" in out.stderr
+    assert json.loads(out.stdout)["rows_loaded"] == 280  # the good rows are kept all the same
+    out = _driftline("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "some.csv"), cwd=tmp_path)
+    assert out.returncode == 1  # again: the 280 are stored already, and every new row is rejected
+    assert "20 of 300 rows rejected, 280 already stored (100% of the new rows rejected > 10% allowed)" in out.stderr
+    (tmp_path / "fine.csv").write_text(logs.assign(request_id="new-" + logs["request_id"]).to_csv(index=False))
+    out = _driftline("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "fine.csv"), cwd=tmp_path)
+    assert out.returncode == 0 and out.stderr == ""

@@ -167,4 +167,4 @@ def test_a_labels_file_without_the_join_key_is_rejected_with_its_columns(cfg, tm
     report = ingest(store, cfg, "labels", tmp_path / "l.csv")
     assert dict(report.rejected) == {"missing required column request_id": 2} and report.rows_loaded == 0
     assert report.failure(0.1) == ("l.csv: 2 of 2 rows rejected (every row rejected); most: missing required "
-                                   "column request_id (2 e.g. 'columns: id, label')")
+                                   "column request_id (2 e.g. 'the file has: id, label')")
