@@ -172,6 +172,8 @@ def _prepare_rows(cfg: ModelConfig, raw: pd.DataFrame, report: IngestReport, rej
         if col in frame.columns:
             raw_col = frame[col]
             values, bad = _numeric(raw_col)
+            # A class is a whole number: 1.5, inf or 1e300 is a wrong type, not a class.
+            bad |= values.notna() & ~(np.isfinite(values) & (values % 1 == 0) & (values.abs() < 2**53))
             frame[col] = values
             frame = _reject(frame, bad.loc[frame.index], f"wrong type in {col}", report, rejects, ts, raw_col)
             frame[col] = frame[col].astype("Int64")
@@ -272,6 +274,8 @@ def _new_predictions(store: Store, cfg: ModelConfig, table: str, good: pd.DataFr
                      report: IngestReport) -> pd.DataFrame:
     """The rows whose request id is neither stored yet nor earlier in this file; the others counted."""
     key = cfg.predictions.request_id
+    if good.empty:
+        return good
     repeated = good[key].duplicated(keep="first") | good[key].isin(seen)
     if store.exists(table) and len(good):
         ids = sorted(set(good[key][~repeated]))

@@ -35,9 +35,9 @@ def known_ids_query(d: Dialect, table: str, column: str, ids: list[str], *, time
     """Which of `ids` a table already holds in `column` (predictions by request id: nothing is stored twice)."""
     where = _among(d, column)
     params: dict[str, object] = {"ids": ids}
-    if timestamp is not None:  # BigQuery's required partition filter
+    if timestamp is not None:  # BigQuery's required partition filter; true of every stored row
         where += f" AND {d.q(timestamp)} >= {d.p('since')}"
-        params["since"] = datetime(1970, 1, 1)
+        params["since"] = datetime(1678, 1, 1)  # before the earliest time pandas can hold
     return Query(f"SELECT DISTINCT CAST({d.q(column)} AS {d.string}) AS id FROM {table} WHERE {where}", params)
 
 
