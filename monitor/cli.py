@@ -1,4 +1,4 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, init."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, check, init."""
 
 from __future__ import annotations
 
@@ -122,6 +122,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.api import wiring as service
+    from monitor.pipeline.models import check_models
+
+    configs = _configs(args)
+    lines = check_models({m: c for m, c in configs.items() if not args.model or m == args.model}, service.open_store)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"ok: {', '.join(sorted(configs))}")
+    return 1 if lines else 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
@@ -194,6 +207,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--max-rejected-share", type=float, default=MAX_REJECTED_SHARE,
                    help=f"exit 1 when more of the file's rows are rejected ({MAX_REJECTED_SHARE:.0%})")
     i.set_defaults(func=cmd_ingest)
+    c = sub.add_parser("check", help="check each model's config against its store (exit 1 on any problem)")
+    with_configs(c)
+    c.set_defaults(func=cmd_check)
     n = sub.add_parser("init", help="create the store's tables (safe to run twice)")
     with_configs(n)
     n.set_defaults(func=cmd_init)

@@ -123,3 +123,8 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
                                        status="problem" if deviation > volume_tolerance else "ok",
                                        detail=f"{window.rows} rows, expected {expected_rows} (off by {deviation:.0%})"))
     return out
+
+
+def type_family(t: str) -> str:
+    """A column type as 'number', 'text' or itself (DuckDB and BigQuery spell numbers differently)."""
+    return _family(t)

@@ -37,6 +37,18 @@ class State:
         self.settings = settings
         self.configs: dict[str, ModelConfig] = load_models(settings.config_dir)
         service.register(self.configs)
+        _check_at_start(self.configs)
+
+
+def _check_at_start(configs: dict[str, ModelConfig]) -> None:
+    """`driftline check` of the schema at start-up, as warnings: tables may only appear with the first logged rows."""
+    from monitor.pipeline.models import check_models
+
+    try:
+        for line in check_models(configs, service.open_store, scan=False):  # the schema only: no scans
+            log.warning("driftline check: %s", line)
+    except Exception as exc:  # noqa: BLE001 - start-up must not fail on a check; the run will say it again
+        log.warning("driftline check could not run at start-up: %s: %s", type(exc).__name__, exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -27,6 +27,7 @@ from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.labels import refresh_performance
+from monitor.pipeline.models import require_runnable
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.volume import expected_rows, missed_windows
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
@@ -104,6 +105,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
          alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None) -> RunSummary:
     t0 = time.perf_counter()
     bytes_before = store.bytes_processed
+    require_runnable(cfg, store)  # a misspelt column fails here, naming the field, not deep in a statistic
     ref = ensure_reference(cfg, store)
     labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
     p = cfg.predictions

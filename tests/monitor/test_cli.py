@@ -74,3 +74,35 @@ def test_ingest_exits_non_zero_with_one_line_when_a_file_is_rejected(tmp_path: P
     (tmp_path / "fine.csv").write_text(logs.assign(request_id="new-" + logs["request_id"]).to_csv(index=False))
     out = _driftline("ingest", "--config-dir", str(tmp_path), "predictions", str(tmp_path / "fine.csv"), cwd=tmp_path)
     assert out.returncode == 0 and out.stderr == ""
+
+
+def test_check_passes_the_demo_config_and_names_three_problems_of_a_broken_one(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from monitor.demo import simulate
+    from monitor.stores.duckdb import DuckDBStore
+    from tests.conftest import EXAMPLE
+
+    good, broken = tmp_path / "good", tmp_path / "broken"
+    good.mkdir()
+    broken.mkdir()
+    (good / "wheel-assembly.yaml").write_text(EXAMPLE.read_text())
+    text = EXAMPLE.read_text().replace("{name: fz_mean, kind", "{name: fz_maen, kind")
+    text = text.replace("probability: probability", "probability: prob").replace("join_key: request_id", "join_key: req_id")
+    (broken / "wheel-assembly.yaml").write_text(text.replace("path: driftline.duckdb", f"path: {good}/driftline.duckdb"))
+    store = DuckDBStore(good / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(2000))
+    logs, labels = simulate.traffic(1, 300, datetime(2026, 11, 16), scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")
+    store.close()
+    ok = _driftline("check", "--config-dir", str(good), cwd=tmp_path)
+    assert (ok.returncode, ok.stdout) == (0, "ok: wheel-assembly\n"), ok.stderr
+    bad = _driftline("check", "--config-dir", str(broken), cwd=tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    lines = bad.stdout.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["features.5 (fz_maen)", "prediction.probability",
+                                                              "labels.join_key"]
+    assert "(closest: fz_mean)" in lines[0] and "(closest: probability)" in lines[1] and "(closest: request_id)" in lines[2]
+    run = _driftline("run", "--config-dir", str(broken), "--at", "2026-11-17T00:00Z", cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "features.5 (fz_maen)" in run.stderr
