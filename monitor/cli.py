@@ -13,6 +13,7 @@ from pathlib import Path
 
 from monitor.config import ModelConfig, Settings
 from monitor.errors import ConfigError, DriftlineError
+from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.models import load_models
 from monitor.schema.summary import RunSummary
 
@@ -73,10 +74,13 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
+    failures: list[RunFailure] = []
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        summaries = service.run(_configs(args), at=args.at, model=args.model)
+        summaries = service.run(_configs(args), at=args.at, model=args.model, failures=failures)
     _emit(summaries, args.json)
-    return 0
+    for f in failures:
+        _err(f"driftline: {f.line()}")
+    return 1 if failures else 0
 
 
 def _emit(summaries: Sequence[RunSummary], as_json: bool) -> None:

@@ -26,6 +26,7 @@ from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
+from monitor.pipeline.failures import RunFailure, failure, phase
 from monitor.pipeline.labels import refresh_performance
 from monitor.pipeline.models import require_runnable
 from monitor.pipeline.reference import columns, ensure_reference
@@ -105,10 +106,13 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
          alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None) -> RunSummary:
     t0 = time.perf_counter()
     bytes_before = store.bytes_processed
+    phase("check")
     require_runnable(cfg, store)  # a misspelt column fails here, naming the field, not deep in a statistic
+    phase("reference")
     ref = ensure_reference(cfg, store)
     labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
     p = cfg.predictions
+    phase("logs")
     if not store.exists(p.table):
         raise TableNotFound(f"predictions table {p.table!r} does not exist; check predictions.table or ingest logs")
     src = Source(
@@ -126,6 +130,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         # A monitored column gone from the logs profiles as all-NULL: a data-quality verdict, not a crash.
         specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
                  and config_column(s.expr) else s for s in specs]
+    phase("profile")
     window = profiling.profile(store, src, specs)
     past = [(r, RunSummary.model_validate_json(r.summary_json).rows)
             for r in store.list_runs(cfg.model, limit=20) if r.window_start < start]
@@ -143,6 +148,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows,
                                    spread_floor=spread_floor(cfg, f)))
+    phase("decide")
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
     cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted
@@ -178,6 +184,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
+    phase("performance")
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf)
@@ -199,14 +206,17 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
                                 "p_value": d.p_value if d else multi.p_value}
+    phase("report")
     summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
+    phase("alerts")
     if alert_hook is not None:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
                    if r.window_start < start]
         summary.alerts = alert_hook(summary, history)
+    phase("persist")
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -269,18 +279,38 @@ def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str,
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
                model: str | None = None, alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None,
-               report_dir: Path | None = None, report_builder: ReportBuilder | None = None) -> list[RunSummary]:
-    """Run every configured model's window (or only `model`)."""
+               report_dir: Path | None = None, report_builder: ReportBuilder | None = None,
+               failures: list[RunFailure] | None = None,
+               on_failure: Callable[[ModelConfig, RunFailure], None] | None = None) -> list[RunSummary]:
+    """Run every configured model's window (or only `model`).
+
+    With a `failures` list, a model whose run fails is appended there (and `on_failure` told) and the
+    other models still run; without one, the first failure is raised.
+    """
     if model is not None and model not in configs:
         raise ConfigError(f"unknown model {model!r}; configured: {sorted(configs)}")
     chosen = [configs[model]] if model else list(configs.values())
     out = []
     for cfg in chosen:
-        store = store_for(cfg)
-        hook = alert_hook_for(cfg, store) if alert_hook_for else None
-        lock = getattr(store, "lock", None) or contextlib.nullcontext()
-        with lock:  # one run at a time per embedded store
-            out.append(run_window(cfg, store, at, alert_hook=hook,
-                                  report_dir=report_dir / cfg.model if report_dir else None,
-                                  report_builder=report_builder))
+        phase("store")
+        try:
+            store = store_for(cfg)
+            hook = alert_hook_for(cfg, store) if alert_hook_for else None
+            lock = getattr(store, "lock", None) or contextlib.nullcontext()
+            with lock:  # one run at a time per embedded store
+                out.append(run_window(cfg, store, at, alert_hook=hook,
+                                      report_dir=report_dir / cfg.model if report_dir else None,
+                                      report_builder=report_builder))
+        except Exception as exc:  # one model's failure is its own: named, and the others still run
+            if failures is None:
+                raise
+            failed = failure(cfg.model, exc)
+            log.error("model %s: %s", cfg.model, failed.line(), exc_info=not failed.retryable and
+                      failed.error not in ("ConfigError", "TableNotFound"))
+            failures.append(failed)
+            if on_failure is not None:
+                try:
+                    on_failure(cfg, failed)
+                except Exception as alert_exc:  # telling about a failure must not stop the other models
+                    log.error("model %s: the failure alert failed too: %s", cfg.model, alert_exc)
     return out

@@ -105,4 +105,5 @@ def test_check_passes_the_demo_config_and_names_three_problems_of_a_broken_one(t
                                                               "labels.join_key"]
     assert "(closest: fz_mean)" in lines[0] and "(closest: probability)" in lines[1] and "(closest: request_id)" in lines[2]
     run = _driftline("run", "--config-dir", str(broken), "--at", "2026-11-17T00:00Z", cwd=tmp_path)
-    assert run.returncode == 2 and "Traceback" not in run.stderr and "features.5 (fz_maen)" in run.stderr
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "wheel-assembly: run failed in check: ConfigError: wheel-assembly: features.5 (fz_maen)" in run.stderr
