@@ -150,3 +150,24 @@ def test_two_models_sharing_a_store_each_get_their_own_page(tmp_path: Path) -> N
         server.should_exit = True
         thread.join(10)
         service.close_stores()
+
+
+def test_one_broken_model_is_an_error_entry_and_the_others_run(api) -> None:  # type: ignore[no-untyped-def]
+    _client, directory = api
+    text = (directory / "wheel-assembly.yaml").read_text()
+    (directory / "broken.yaml").write_text(text.replace("model: wheel-assembly", "model: broken")
+                                           + "\nreference: {table: reference_wheel_assembly}\n"
+                                           + "features: [{name: fz_maen, kind: numerical}]\n")
+    app = create_app(Settings(config_dir=str(directory), auth_mode="local-open"))
+    port = _free_port()
+    server, thread = serve(app, port)
+    try:
+        r = httpx.post(f"http://127.0.0.1:{port}/run", params={"at": "2026-11-17T00:00:00"}, timeout=120)
+        assert r.status_code == 200, r.text  # a config error: retrying would not help
+        failed, = [e for e in r.json() if e.get("status") == "failed"]
+        assert failed["model"] == "broken" and failed["phase"] == "check" and failed["error"] == "ConfigError"
+        assert "features.0 (fz_maen)" in failed["detail"] and "(closest: fz_mean)" in failed["detail"]
+        assert [e["model"] for e in r.json() if "run_id" in e] == ["wheel-assembly"]
+    finally:
+        server.should_exit = True
+        thread.join(10)
