@@ -82,11 +82,20 @@ def _feature_drift(rule: FeatureDriftRule, s: RunSummary) -> list[Finding]:
         key=lambda x: (x[2] != "critical", -(abs(x[0].value or 0.0) / (x[0].threshold or 1.0))),
     )
     level = _worst([x[2] for x in hit])
+    if level is None and _gone(s):
+        # A feature gone wholly NULL cannot be judged: that is not "back to normal", so no resolve.
+        return []
     lines = tuple(_verdict_line(v, t, lv) for v, t, lv in hit[: rule.top])
     count = f"{len(hit)}/{len(judged)} features drifted"
     headline = f"{count} ({lines[0]})" if lines else count
     short = f"{lines[0]}, {count}" if lines else count
     return [Finding("feature_drift", "features", level, headline, lines, short)]
+
+
+def _gone(s: RunSummary) -> list[str]:
+    """Features of a non-empty window with no value at all (wholly NULL)."""
+    return [v.name for v in s.features if v.status == "insufficient_data" and s.rows
+            and (q := s.data_quality.get(v.name)) is not None and q.null_rate >= 1.0]
 
 
 def _dataset_drift(rule: ShareRule, s: RunSummary) -> list[Finding]:

@@ -20,13 +20,14 @@ from monitor.schema.profile import CategoricalProfile, NumericProfile, WindowPro
 NULL_FLOOR = 0.01  # one point more nulls than the reference before it is a problem
 RANGE_FLOOR = 0.005
 UNSEEN_FLOOR = 0.005
+CONSTANT_MIN_ROWS = 30  # fewer values than this may be equal by chance: no "constant" verdict
 _NUMERIC = ("int", "float", "double", "decimal", "numeric", "real", "bigint", "smallint", "tinyint", "hugeint")
 
 
 class QualityCheck(BaseModel):
     """One data-quality verdict."""
 
-    check: str  # null_rate | out_of_range_rate | unseen_rate | schema | volume
+    check: str  # null_rate | out_of_range_rate | constant | unseen_rate | schema | volume
     subject: str
     value: float | None
     threshold: float | None
@@ -69,6 +70,20 @@ def null_rate(p: NumericProfile | CategoricalProfile) -> float:
     return missing(p) / max(p.count, 1)
 
 
+def _constant(name: str, ref: NumericProfile, cur: NumericProfile) -> QualityCheck | None:
+    """Constant where the reference varies (a stuck sensor), or changed where the reference is constant."""
+    if cur.min is None or cur.max is None or ref.min is None or ref.max is None or cur.valid < CONSTANT_MIN_ROWS:
+        return None
+    if cur.min == cur.max and ref.min < ref.max:
+        return QualityCheck(check="constant", subject=name, value=cur.min, threshold=None, status="problem",
+                            detail=f"every value is {cur.min:.6g}; the reference ranges {ref.min:.6g} to {ref.max:.6g}")
+    if ref.min == ref.max and (cur.min != ref.min or cur.max != ref.max):
+        return QualityCheck(check="constant", subject=name, value=cur.max if cur.max != ref.max else cur.min,
+                            threshold=ref.min, status="problem",
+                            detail=f"values {cur.min:.6g} to {cur.max:.6g}; the reference is constant at {ref.min:.6g}")
+    return None
+
+
 def _family(t: str) -> str:
     t = t.lower()
     return "number" if any(k in t for k in _NUMERIC) else ("text" if "char" in t or "string" in t else t)
@@ -85,13 +100,18 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
         if ref is None or name.startswith("__"):
             continue
         n_ref = max(ref.count, 1)
-        out.checks.append(_rate_check("null_rate", name, missing(cur), cur.count, missing(ref) / n_ref,
-                                      NULL_FLOOR, alpha))
+        nulls = _rate_check("null_rate", name, missing(cur), cur.count, missing(ref) / n_ref, NULL_FLOOR, alpha)
+        if cur.count and cur.nulls == cur.count:
+            nulls.detail = f"wholly NULL: no value in {cur.count} rows; " + nulls.detail  # never reads as fine
+        out.checks.append(nulls)
         if isinstance(cur, NumericProfile) and isinstance(ref, NumericProfile):
             # A value from the reference's own distribution falls outside its min..max with
             # probability about 2 / (N + 1).
             out.checks.append(_rate_check("out_of_range_rate", name, cur.below_range + cur.above_range, cur.count,
                                           2.0 / (ref.valid + 1), RANGE_FLOOR, alpha))
+            constant = _constant(name, ref, cur)
+            if constant is not None:
+                out.checks.append(constant)
         elif isinstance(cur, CategoricalProfile) and isinstance(ref, CategoricalProfile):
             unseen = _rate_check("unseen_rate", name, cur.unseen, cur.count, 1.0 / (ref.valid + 1), UNSEEN_FLOOR, alpha)
             if cur.unseen_values:
