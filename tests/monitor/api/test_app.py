@@ -171,3 +171,20 @@ def test_one_broken_model_is_an_error_entry_and_the_others_run(api) -> None:  # 
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_serve_start_up_logs_the_schema_check(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_config(tmp_path, report="{evidently: false}", labels="{table: labels, join_key: req_id, column: label}")
+    store = DuckDBStore(tmp_path / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(500))
+    logs, labels = simulate.traffic(1, 50, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")
+    store.close()
+    try:
+        with caplog.at_level("WARNING", logger="monitor.api.app"):
+            create_app(Settings(config_dir=str(tmp_path), auth_mode="local-open"))  # starts all the same
+        assert [r.getMessage() for r in caplog.records if "driftline check" in r.getMessage()] == [
+            "driftline check: wheel-assembly: labels.join_key: no column req_id in labels (closest: request_id)"]
+    finally:
+        service.close_stores()
