@@ -11,6 +11,7 @@ config, not from the first file: every row read is loaded, rejected or a duplica
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -259,7 +260,14 @@ def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path) -> 
             if len(good):
                 store.insert_frame(table, _stored_columns(store, table, good, report).reset_index(drop=True))
         report.rows_loaded += len(good)
-    _record_rejects(store, cfg, target, rejects)
+    if rejects:
+        # The same file's rejects are recorded once: a re-ingest must not double a run's rejected rows.
+        key = f"rejects:{cfg.model}:{target}:{_fingerprint(path)}"
+        if store.get_state(key) is None:
+            _record_rejects(store, cfg, target, rejects)
+            store.put_state(key, datetime.now(UTC).isoformat())
+        else:
+            report.warnings["rejected rows already recorded by an earlier ingest of this file"] += report.rows_rejected
     return report
 
 
@@ -324,6 +332,15 @@ def _stored_columns(store: Store, table: str, frame: pd.DataFrame, report: Inges
     for c in extra:
         report.warnings[f"column not in table {table} (not stored): {c}"] += len(frame)
     return frame.drop(columns=extra)
+
+
+def _fingerprint(path: Path) -> str:
+    """The file's content hash, read in blocks (memory does not grow with the file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
 
 
 def _record_rejects(store: Store, cfg: ModelConfig, target: str, rejects: list[pd.DataFrame]) -> None:

@@ -168,3 +168,14 @@ def test_a_labels_file_without_the_join_key_is_rejected_with_its_columns(cfg, tm
     assert dict(report.rejected) == {"missing required column request_id": 2} and report.rows_loaded == 0
     assert report.failure(0.1) == ("l.csv: 2 of 2 rows rejected (every row rejected); most: missing required "
                                    "column request_id (2 e.g. 'the file has: id, label')")
+
+
+def test_a_reingested_files_rejected_rows_count_once_in_the_run(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    path = _bad_csv(tmp_path / "bad.csv")
+    ingest(store, cfg, "predictions", path)
+    again = ingest(store, cfg, "predictions", path)
+    assert again.rows_rejected == 8 and again.duplicates == 392  # still told, per file
+    assert again.warnings["rejected rows already recorded by an earlier ingest of this file"] == 8
+    assert run_window(cfg, store, datetime(2026, 11, 17)).rows_rejected == 4  # as after one ingest
