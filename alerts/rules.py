@@ -139,6 +139,10 @@ def _rate(name: str, attr: str) -> Callable[[RateRule, RunSummary], list[Finding
         level = _worst([h[0] for h in hits])
         lines = tuple(h[1] for h in hits)
         headline = lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "") if lines else ""
+        if not lines and s.data_quality:
+            # Nothing breached: say what the worst one is now, so a resolve tells where it stands.
+            worst, q = max(sorted(s.data_quality.items()), key=lambda kv: getattr(kv[1], attr))
+            headline = f"highest now: {worst} {name.replace('_', ' ')} {fmt(getattr(q, attr))}"
         return [Finding(name, "dataset", level, headline, lines, headline)]
 
     return evaluate

@@ -128,3 +128,9 @@ def test_a_wholly_null_feature_never_reads_as_back_to_normal() -> None:
         **s.data_quality, gone.name: FeatureQuality(null_rate=1.0, out_of_range_rate=0.0)}})
     assert evaluate("feature_drift", AlertsConfig().feature_drift, s) == {}  # no finding: nothing resolves
     assert evaluate("null_rate", AlertsConfig().null_rate, s)["dataset"].level == "critical"
+
+
+def test_a_data_quality_finding_without_a_breach_says_where_it_stands_now() -> None:
+    s = make_summary(0, null_rates={"torque": 0.01, "speed": 0.002})
+    nulls = evaluate("null_rate", AlertsConfig().null_rate, s)["dataset"]
+    assert nulls.level is None and nulls.headline == "highest now: torque null rate 0.01"  # what a resolve shows
