@@ -20,6 +20,7 @@ from monitor.schema.profile import CategoricalProfile, NumericProfile, WindowPro
 NULL_FLOOR = 0.01  # one point more nulls than the reference before it is a problem
 RANGE_FLOOR = 0.005
 UNSEEN_FLOOR = 0.005
+_PREDICTION_COLUMNS = ("__prediction", "__predicted_class")  # monitor.sql.profiler's names
 CONSTANT_MIN_ROWS = 30  # fewer values than this may be equal by chance: no "constant" verdict
 _NUMERIC = ("int", "float", "double", "decimal", "numeric", "real", "bigint", "smallint", "tinyint", "hugeint")
 
@@ -97,6 +98,13 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
     out = QualityReport()
     for name, cur in window.features.items():
         ref = reference.features.get(name)
+        if name in _PREDICTION_COLUMNS and ref is not None and ref.valid and cur.count and cur.nulls == cur.count:
+            # The prediction columns are not data quality, but a wholly NULL one is a wrong column name
+            # (not the label: a window's labels may simply not have arrived yet).
+            what = name.strip("_")
+            out.checks.append(QualityCheck(check="null_rate", subject=what, value=1.0, threshold=None,
+                                           status="problem", detail=f"wholly NULL: no {what} in {cur.count} rows; "
+                                           "check the prediction: section (`driftline check`)"))
         if ref is None or name.startswith("__"):
             continue
         n_ref = max(ref.count, 1)

@@ -59,3 +59,19 @@ def test_a_drifted_sensor_that_goes_wholly_null_is_not_resolved(cfg: ModelConfig
         assert any(a.rule == "null_rate" and a.severity == "critical" for a in second.alerts)
     finally:
         service.close_stores()
+
+
+def test_a_wrong_probability_column_is_a_named_problem_of_the_run_not_a_quiet_na(cfg: ModelConfig,
+                                                                                  tmp_path: Path) -> None:
+    from monitor.pipeline.ingest import ingest
+
+    try:
+        store = service.open_store(cfg)
+        store.insert_frame(cfg.reference_table, simulate.reference(3000))
+        logs, _ = simulate.traffic(1, 300, START, scenario="none")
+        logs.rename(columns={"probability": "prob_ok"}).to_csv(tmp_path / "p.csv", index=False)
+        assert ingest(store, cfg, "predictions", tmp_path / "p.csv").warnings["column missing: probability"] == 300
+        s = service.run({cfg.model: cfg}, at=START + timedelta(days=1))[0]
+        assert _problems(s)[("null_rate", "prediction")].startswith("wholly NULL: no prediction in 300 rows")
+    finally:
+        service.close_stores()
