@@ -84,11 +84,20 @@ def _feature_drift(rule: FeatureDriftRule, s: RunSummary) -> list[Finding]:
         key=lambda x: (x[2] != "critical", -(abs(x[0].value or 0.0) / (x[0].threshold or 1.0))),
     )
     level = _worst([x[2] for x in hit])
+    if level is None and _gone(s):
+        # A feature gone wholly NULL cannot be judged: that is not "back to normal", so no resolve.
+        return []
     lines = tuple(_verdict_line(v, t, lv) for v, t, lv in hit[: rule.top])
     count = f"{len(hit)}/{len(judged)} features drifted"
     headline = f"{count} ({lines[0]})" if lines else count
     short = f"{lines[0]}, {count}" if lines else count
     return [Finding("feature_drift", "features", level, headline, lines, short)]
+
+
+def _gone(s: RunSummary) -> list[str]:
+    """Features of a non-empty window with no value at all (wholly NULL)."""
+    return [v.name for v in s.features if v.status == "insufficient_data" and s.rows
+            and (q := s.data_quality.get(v.name)) is not None and q.null_rate >= 1.0]
 
 
 def _dataset_drift(rule: ShareRule, s: RunSummary) -> list[Finding]:
@@ -135,6 +144,10 @@ def _rate(name: str, attr: str) -> Callable[[RateRule, RunSummary], list[Finding
         level = _worst([h[0] for h in hits])
         lines = tuple(h[1] for h in hits)
         headline = lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "") if lines else ""
+        if not lines and s.data_quality:
+            # Nothing breached: say what the worst one is now, so a resolve tells where it stands.
+            worst, q = max(sorted(s.data_quality.items()), key=lambda kv: getattr(kv[1], attr))
+            headline = f"highest now: {worst} {name.replace('_', ' ')} {fmt(getattr(q, attr))}"
         return [Finding(name, "dataset", level, headline, lines, headline)]
 
     return evaluate
@@ -150,13 +163,30 @@ def _rejected(rule: RejectedRule, s: RunSummary) -> list[Finding]:
 
 
 def _volume(rule: VolumeRule, s: RunSummary) -> list[Finding]:
+    out = _missed(s)
+    if s.rows == 0:
+        # An empty window is critical whatever is expected: no data is the most common failure there is.
+        line = "0 rows in the window" + (f", expected {s.expected_rows}" if s.expected_rows else "")
+        return [Finding("volume", "dataset", "critical", line, (line, "check the prediction logger and the ingest"),
+                        line), *out]
     if s.expected_rows is None:
-        return []
+        return out
     deviation = abs(s.rows / s.expected_rows - 1.0)
     t = rule.thresholds
     level = t.level(deviation)
     line = f"{s.rows} rows, expected {s.expected_rows} (off by {deviation:.0%})"
-    return [Finding("volume", "dataset", level, line, (line,), line)]
+    return [Finding("volume", "dataset", level, line, (line,), line), *out]
+
+
+def _missed(s: RunSummary) -> list[Finding]:
+    """Windows never run between the previous run and this one (the scheduler stopped, the service was down)."""
+    gap = s.extra.get("missed_windows")
+    if "missed_windows" not in s.extra:
+        return []  # a summary from before this check: cannot tell
+    if not gap:
+        return [Finding("volume", "schedule", None, "no window missed since the previous run")]
+    line = f"{gap['count']} window(s) between {gap['from']} and {gap['to']} were never run"
+    return [Finding("volume", "schedule", "warn", line, (line, f"to run them: {gap['do']}"), line)]
 
 
 def _class_word(metric: str, key_class: int) -> str:

@@ -1,4 +1,4 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, init, silence, ack. Exit codes in EPILOG."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, check, init, refresh, silence, ack. Exit codes in EPILOG."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.config import ModelConfig, Settings
+from monitor.config import ModelConfig, Settings, defaults
 from monitor.errors import ConfigError, DriftlineError, StoreError
+from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.models import load_models
 from monitor.schema.summary import RunSummary
 
@@ -119,10 +120,13 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
+    failures: list[RunFailure] = []
     with _quiet_stdout(args):
-        summaries = service.run(_configs(args), at=args.at, model=args.model)
+        summaries = service.run(_configs(args), at=args.at, model=args.model, failures=failures)
     _emit(summaries, args.json, quiet=args.quiet)
-    return _failed(summaries, args.fail_on)
+    for f in failures:
+        _err(f"driftline: {f.line()}")
+    return 1 if failures else _failed(summaries, args.fail_on)
 
 
 def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -> None:
@@ -254,7 +258,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
     if not args.quiet or args.json:
         print(json.dumps(report.as_dict(), indent=2))
+    failure = report.failure(args.max_rejected_share)
+    if failure:
+        _err(f"driftline ingest: {failure}")
+        return 1
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.api import wiring as service
+    from monitor.pipeline.models import check_models
+
+    configs = _configs(args)
+    lines = check_models({m: c for m, c in configs.items() if not args.model or m == args.model}, service.open_store)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"ok: {', '.join(sorted(configs))}")
+    return 1 if lines else 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -387,7 +408,12 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("target", choices=["predictions", "labels", "reference"], help="which table the file goes to")
     i.add_argument("file", type=Path, help="a .csv or .parquet file")
     as_json(i, "the ingest report as JSON (printed by default unless --quiet)")
+    i.add_argument("--max-rejected-share", type=float, default=defaults.MAX_REJECTED_SHARE, metavar="SHARE",
+                   help=f"exit 1 when more of the file's rows are rejected ({defaults.MAX_REJECTED_SHARE:.0%})")
     i.set_defaults(func=cmd_ingest)
+    c = add("check", "check each model's config against its store (exit 1 on any problem)")
+    with_configs(c)
+    c.set_defaults(func=cmd_check)
     n = add("init", "create the store's tables (safe to run twice)")
     with_configs(n)
     n.set_defaults(func=cmd_init)

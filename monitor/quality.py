@@ -20,13 +20,15 @@ from monitor.schema.profile import CategoricalProfile, NumericProfile, WindowPro
 NULL_FLOOR = 0.01  # one point more nulls than the reference before it is a problem
 RANGE_FLOOR = 0.005
 UNSEEN_FLOOR = 0.005
+_PREDICTION_COLUMNS = ("__prediction", "__predicted_class")  # monitor.sql.profiler's names
+CONSTANT_MIN_ROWS = 30  # fewer values than this may be equal by chance: no "constant" verdict
 _NUMERIC = ("int", "float", "double", "decimal", "numeric", "real", "bigint", "smallint", "tinyint", "hugeint")
 
 
 class QualityCheck(BaseModel):
     """One data-quality verdict."""
 
-    check: str  # null_rate | out_of_range_rate | unseen_rate | schema | volume
+    check: str  # null_rate | out_of_range_rate | constant | unseen_rate | schema | volume
     subject: str
     value: float | None
     threshold: float | None
@@ -79,6 +81,20 @@ def out_of_range_rate(p: NumericProfile | CategoricalProfile) -> float:
     return out_of_range(p) / max(p.count, 1) if isinstance(p, NumericProfile) else 0.0
 
 
+def _constant(name: str, ref: NumericProfile, cur: NumericProfile) -> QualityCheck | None:
+    """Constant where the reference varies (a stuck sensor), or changed where the reference is constant."""
+    if cur.min is None or cur.max is None or ref.min is None or ref.max is None or cur.valid < CONSTANT_MIN_ROWS:
+        return None
+    if cur.min == cur.max and ref.min < ref.max:
+        return QualityCheck(check="constant", subject=name, value=cur.min, threshold=None, status="problem",
+                            detail=f"every value is {cur.min:.6g}; the reference ranges {ref.min:.6g} to {ref.max:.6g}")
+    if ref.min == ref.max and (cur.min != ref.min or cur.max != ref.max):
+        return QualityCheck(check="constant", subject=name, value=cur.max if cur.max != ref.max else cur.min,
+                            threshold=ref.min, status="problem",
+                            detail=f"values {cur.min:.6g} to {cur.max:.6g}; the reference is constant at {ref.min:.6g}")
+    return None
+
+
 def _family(t: str) -> str:
     t = t.lower()
     return "number" if any(k in t for k in _NUMERIC) else ("text" if "char" in t or "string" in t else t)
@@ -92,16 +108,28 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
     out = QualityReport()
     for name, cur in window.features.items():
         ref = reference.features.get(name)
+        if name in _PREDICTION_COLUMNS and ref is not None and ref.valid and cur.count and cur.nulls == cur.count:
+            # The prediction columns are not data quality, but a wholly NULL one is a wrong column name
+            # (not the label: a window's labels may simply not have arrived yet).
+            what = name.strip("_")
+            out.checks.append(QualityCheck(check="null_rate", subject=what, value=1.0, threshold=None,
+                                           status="problem", detail=f"wholly NULL: no {what} in {cur.count} rows; "
+                                           "check the prediction: section (`driftline check`)"))
         if ref is None or name.startswith("__"):
             continue
         n_ref = max(ref.count, 1)
-        out.checks.append(_rate_check("null_rate", name, missing(cur), cur.count, missing(ref) / n_ref,
-                                      NULL_FLOOR, alpha))
+        nulls = _rate_check("null_rate", name, missing(cur), cur.count, missing(ref) / n_ref, NULL_FLOOR, alpha)
+        if cur.count and cur.nulls == cur.count:
+            nulls.detail = f"wholly NULL: no value in {cur.count} rows; " + nulls.detail  # never reads as fine
+        out.checks.append(nulls)
         if isinstance(cur, NumericProfile) and isinstance(ref, NumericProfile):
             # A value from the reference's own distribution falls outside its min..max with
             # probability about 2 / (N + 1).
             out.checks.append(_rate_check("out_of_range_rate", name, out_of_range(cur), cur.count,
                                           2.0 / (ref.valid + 1), RANGE_FLOOR, alpha))
+            constant = _constant(name, ref, cur)
+            if constant is not None:
+                out.checks.append(constant)
         elif isinstance(cur, CategoricalProfile) and isinstance(ref, CategoricalProfile):
             unseen = _rate_check("unseen_rate", name, cur.unseen, cur.count, 1.0 / (ref.valid + 1), UNSEEN_FLOOR, alpha)
             if cur.unseen_values:
@@ -120,10 +148,21 @@ def assess(reference: WindowProfile, window: WindowProfile, *, alpha: float,
         for c, change in out.type_changes.items():
             out.checks.append(QualityCheck(check="schema", subject=c, value=None, threshold=None, status="problem",
                                            detail=f"type changed: {change}"))
-    if expected_rows:
+    if window.rows == 0:
+        # No data is the most common failure there is: never green, with or without an expected count.
+        out.checks.append(QualityCheck(check="volume", subject="window", value=0.0,
+                                       threshold=float(expected_rows) if expected_rows else None, status="problem",
+                                       detail="no rows in the window" + (f", expected {expected_rows}"
+                                                                         if expected_rows else "")))
+    elif expected_rows:
         deviation = abs(window.rows / expected_rows - 1.0)
         out.checks.append(QualityCheck(check="volume", subject="window", value=float(window.rows),
                                        threshold=float(expected_rows),
                                        status="problem" if deviation > volume_tolerance else "ok",
                                        detail=f"{window.rows} rows, expected {expected_rows} (off by {deviation:.0%})"))
     return out
+
+
+def type_family(t: str) -> str:
+    """A column type as 'number', 'text' or itself (DuckDB and BigQuery spell numbers differently)."""
+    return _family(t)

@@ -24,6 +24,7 @@ from monitor.errors import (
     UnsafeIdentifier,
 )
 from monitor.logs import TraceMiddleware, configure_logging
+from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.models import load_models
 from monitor.schema.summary import RunSummary
 from reports import charts, feature, overview, pages
@@ -38,6 +39,18 @@ class State:
         self.settings = settings
         self.configs: dict[str, ModelConfig] = load_models(settings.config_dir)
         service.register(self.configs)
+        _check_at_start(self.configs)
+
+
+def _check_at_start(configs: dict[str, ModelConfig]) -> None:
+    """`driftline check` of the schema at start-up, as warnings: tables may only appear with the first logged rows."""
+    from monitor.pipeline.models import check_models
+
+    try:
+        for line in check_models(configs, service.open_store, scan=False):  # the schema only: no scans
+            log.warning("driftline check: %s", line)
+    except Exception as exc:  # noqa: BLE001 - start-up must not fail on a check; the run will say it again
+        log.warning("driftline check could not run at start-up: %s: %s", type(exc).__name__, exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,10 +94,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"} if deployed else {"status": "ok", "models": sorted(state.configs)}
 
     @app.post("/run")
-    def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
+    def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> Any:
+        if model is not None and model not in state.configs:
+            raise ConfigError(f"unknown model {model!r}; configured: {sorted(state.configs)}")
+        failures: list[RunFailure] = []
         summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url,
-                                report_dir=state.settings.report_dir)
-        return [s.model_dump(mode="json") for s in summaries]
+                                report_dir=state.settings.report_dir, failures=failures)
+        body = [s.model_dump(mode="json") for s in summaries] + [f.model_dump() for f in failures]
+        retry = [f for f in failures if f.retryable]
+        if retry:
+            # Only a failure a retry can cure asks Cloud Scheduler to retry; the runs that succeeded are
+            # stored, so the retry returns them without running them again.
+            return JSONResponse({"error": retry[0].error, "detail": retry[0].detail, "model": retry[0].model,
+                                 "phase": retry[0].phase, "results": body}, status_code=503)
+        return body
 
     def _summaries(model: str | None, limit: int, offset: int) -> list[RunSummary]:
         if model is not None and model not in state.configs:

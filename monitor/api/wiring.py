@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts.base import MetricsSink, Notifier
 from monitor.config import ModelConfig
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DriftlineError
 from monitor.pipeline.base import AlertHook
+from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.run import run_models
 from monitor.schema.summary import AlertEntry, RunSummary
 from monitor.stores.base import Store
@@ -100,10 +102,46 @@ def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
             for i in getter().incidents(cfg.model) if i.status == "open"]
 
 
+def failure_alert(cfg: ModelConfig, failed: RunFailure, at: datetime | None = None) -> None:
+    """A model's failed run, told on its warn channels once per model, phase and error until it runs again."""
+    from alerts.base import Message
+    from alerts.channels import build_notifiers
+    from alerts.engine import expand_channels
+    from monitor.config.alerts import SeverityChannels
+    from monitor.errors import NotifierError
+
+    if not cfg.alerts.enabled:
+        return
+    key = f"run_failed:{cfg.model}:{failed.phase}:{failed.error}:{failed.detail}"
+    state = None
+    try:
+        state = open_store(cfg).alert_state()
+        if state.get_meta(key) is not None:
+            return  # already told: a retry or the next run of the same broken config stays quiet
+    except DriftlineError:
+        pass  # the store itself is down: tell anyway, nothing to remember it in
+    notifiers = build_notifiers(cfg.channels)
+    message = Message(model=cfg.model, severity="critical", rule="run_failed", subject=failed.phase,
+                      headline=f"{cfg.model}: run failed in {failed.phase}: {failed.error}",
+                      lines=(failed.detail[:500], failed.do))
+    for name in expand_channels(SeverityChannels().warn, list(notifiers)):
+        try:
+            notifiers[name].send(message)
+        except NotifierError:
+            continue  # one channel's trouble must not hide the failure from the others
+    if state is not None:
+        with contextlib.suppress(DriftlineError):
+            state.set_meta(key, (at or datetime.now(UTC)).isoformat())
+
+
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
-        public_url: str = "", report_dir: str | None = None, notify: bool = True) -> list[RunSummary]:
+        public_url: str = "", report_dir: str | None = None, notify: bool = True,
+        failures: list[RunFailure] | None = None) -> list[RunSummary]:
     """Run every configured model (or one) with its store and alerts: what POST /run does (notify=False:
-    a quiet backfill)."""
+    a quiet backfill).
+
+    With a `failures` list, each model's failure is collected (and alerted) and the others still run.
+    """
 
     def store_for(cfg: ModelConfig) -> Store:
         return open_store(cfg)
@@ -114,7 +152,8 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
     from reports.evidently_report import build_report
 
     return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
-                      report_dir=Path(report_dir) if report_dir else None, report_builder=build_report)
+                      report_dir=Path(report_dir) if report_dir else None, report_builder=build_report,
+                      failures=failures, on_failure=failure_alert if failures is not None else None)
 
 
 def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end: datetime | None = None,

@@ -33,3 +33,8 @@ SERVED_DISAGREEMENT = 0.005
 # alert channels:
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"  # PagerDuty Events API v2
 HTTP_CHANNEL_TIMEOUT = 10.0  # seconds, per request of the PagerDuty and webhook channels
+# volume (monitor/pipeline/volume.py):
+VOLUME_HISTORY = 7  # recent non-empty windows whose median row count is the expected volume
+VOLUME_MIN_HISTORY = 3  # ... once at least this many exist (else the reference's rate, if it has timestamps)
+# ingest:
+MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a file's rows than this are rejected

@@ -62,6 +62,17 @@ class PredictionsConfig(Strict):
     _ids = field_validator("table", "timestamp", "request_id", "model_column", "version_column")(
         classmethod(lambda cls, v: identifier(v))
     )
+    # How ingest reads timestamps (monitor/pipeline/timestamps.py): None reads ISO 8601 and epoch
+    # s/ms/us by magnitude; "iso", "epoch_s", "epoch_ms", "epoch_us", or a strftime pattern with '%'.
+    timestamp_format: str | None = None
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _timestamp_format(cls, v: str | None) -> str | None:
+        known = ("iso", "epoch_s", "epoch_ms", "epoch_us")
+        if v is not None and v not in known and "%" not in v:
+            raise ValueError(f"{v!r}: use one of {list(known)} or a strftime pattern such as '%d/%m/%Y %H:%M'")
+        return v
 
 
 class FeatureConfig(Strict):

@@ -27,8 +27,11 @@ from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
+from monitor.pipeline.failures import RunFailure, failure, phase
 from monitor.pipeline.labels import alert_refreshed, rescore_changed, settled
+from monitor.pipeline.models import require_runnable
 from monitor.pipeline.reference import columns, ensure_reference
+from monitor.pipeline.volume import expected_rows, missed_windows
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate, out_of_range_rate
 from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
@@ -125,9 +128,13 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
          now: datetime) -> RunSummary:
     t0 = time.perf_counter()
     bytes_before = store.bytes_processed
+    phase("check")
+    require_runnable(cfg, store)  # a misspelt column fails here, naming the field, not deep in a statistic
+    phase("reference")
     ref = ensure_reference(cfg, store)
     labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
     p = cfg.predictions
+    phase("logs")
     if not store.exists(p.table):
         raise TableNotFound(f"predictions table {p.table!r} does not exist; check predictions.table or ingest logs")
     src = Source(
@@ -145,7 +152,11 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         # A monitored column gone from the logs profiles as all-NULL: a data-quality verdict, not a crash.
         specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
                  and config_column(s.expr) else s for s in specs]
+    phase("profile")
     window = profiling.profile(store, src, specs)
+    past = [(r, RunSummary.model_validate_json(r.summary_json).rows)
+            for r in store.list_runs(cfg.model, limit=20) if r.window_start < start]
+    expected, expected_from = expected_rows(cfg, store, past, ref_cols)
     by_name = {f.name: f for f in cfg.features}
     items = []
     for spec in specs:
@@ -159,6 +170,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows,
                                    spread_floor=spread_floor(cfg, f)))
+    phase("decide")
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
     cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted
@@ -187,7 +199,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary = RunSummary(
         run_id=run_id, model=cfg.model, window=Window(start=start.replace(tzinfo=UTC),
                                                        end=end.replace(tzinfo=UTC)),
-        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), expected_rows=cfg.window.expected_rows,
+        rows=window.rows, rows_rejected=_rejected(store, cfg, start, end), expected_rows=expected,
         features=feats, drift_share=share,
         dataset_drift=(bool(decided) and share >= cfg.drift.drift_share) or bool(
             "multivariate" in decisions and decisions["multivariate"].drifted),
@@ -195,6 +207,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
+    phase("performance")
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf, settled=settled(cfg, end, now))
@@ -212,17 +225,20 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                      or None,
                      reference_columns=ref_cols or None,
                      monitored=tuple(f.column or f.name for f in cfg.features if not f.expr),
-                     expected_rows=cfg.window.expected_rows,
-                     volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5) if window.rows else None
+                     expected_rows=expected,
+                     volume_tolerance=cfg.alerts.volume.thresholds.warn or 0.5)
     if quality is not None:
         summary.quality = quality.model_dump()
         served = (summary.estimated_performance or {}).get("served_class")
         if served:
             summary.quality.setdefault("checks", []).append(served_class_check(served))
+    summary.extra["expected_rows_from"] = expected_from
+    summary.extra["missed_windows"] = missed_windows(cfg, past, start)
     if multi is not None:
         d = decisions.get("multivariate")
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
                                 "p_value": d.p_value if d else multi.p_value}
+    phase("report")
     summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
@@ -230,10 +246,12 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     # Past windows first, oldest first, so their incidents move forward in time before this window's.
     late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook) \
         if labels_ok else []
+    phase("alerts")
     if alert_hook is not None:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
                    if r.window_start < start]
         summary.alerts = late + alert_hook(summary, history)
+    phase("persist")
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -304,18 +322,38 @@ def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str,
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
                model: str | None = None, alert_hook_for: Callable[[ModelConfig, Store], AlertHook | None] | None = None,
-               report_dir: Path | None = None, report_builder: ReportBuilder | None = None) -> list[RunSummary]:
-    """Run every configured model's window (or only `model`)."""
+               report_dir: Path | None = None, report_builder: ReportBuilder | None = None,
+               failures: list[RunFailure] | None = None,
+               on_failure: Callable[[ModelConfig, RunFailure], None] | None = None) -> list[RunSummary]:
+    """Run every configured model's window (or only `model`).
+
+    With a `failures` list, a model whose run fails is appended there (and `on_failure` told) and the
+    other models still run; without one, the first failure is raised.
+    """
     if model is not None and model not in configs:
         raise ConfigError(f"unknown model {model!r}; configured: {sorted(configs)}")
     chosen = [configs[model]] if model else list(configs.values())
     out = []
     for cfg in chosen:
-        store = store_for(cfg)
-        hook = alert_hook_for(cfg, store) if alert_hook_for else None
-        lock = getattr(store, "lock", None) or contextlib.nullcontext()
-        with lock:  # one run at a time per embedded store
-            out.append(run_window(cfg, store, at, alert_hook=hook,
-                                  report_dir=report_dir / cfg.model if report_dir else None,
-                                  report_builder=report_builder))
+        phase("store")
+        try:
+            store = store_for(cfg)
+            hook = alert_hook_for(cfg, store) if alert_hook_for else None
+            lock = getattr(store, "lock", None) or contextlib.nullcontext()
+            with lock:  # one run at a time per embedded store
+                out.append(run_window(cfg, store, at, alert_hook=hook,
+                                      report_dir=report_dir / cfg.model if report_dir else None,
+                                      report_builder=report_builder))
+        except Exception as exc:  # one model's failure is its own: named, and the others still run
+            if failures is None:
+                raise
+            failed = failure(cfg.model, exc)
+            log.error("model %s: %s", cfg.model, failed.line(), exc_info=not failed.retryable and
+                      failed.error not in ("ConfigError", "TableNotFound"))
+            failures.append(failed)
+            if on_failure is not None:
+                try:
+                    on_failure(cfg, failed)
+                except Exception as alert_exc:  # telling about a failure must not stop the other models
+                    log.error("model %s: the failure alert failed too: %s", cfg.model, alert_exc)
     return out

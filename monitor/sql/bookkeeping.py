@@ -1,4 +1,4 @@
-"""The queries about ingestion itself: rows rejected in a window, labels whose request id was never logged."""
+"""The queries about ingestion itself: rows rejected in a window, ids already stored, a table's time span."""
 
 from __future__ import annotations
 
@@ -17,12 +17,31 @@ def rejected_rows_query(d: Dialect, rejects: str, model: str, start: datetime, e
     return Query(sql, {"m": model, "s": start, "e": end})
 
 
-def unknown_labels_query(d: Dialect, labels: str, predictions: str, *, timestamp: str, request_id: str,
-                         join_key: str) -> Query:
-    """Labels whose join key matches no logged prediction."""
-    # The filter on the timestamp satisfies BigQuery's required partition filter.
-    sql = (f"SELECT COUNT(*) AS n FROM {labels} AS l WHERE NOT EXISTS "
-           f"(SELECT 1 FROM {predictions} AS p "
-           f"WHERE p.{d.q(timestamp)} >= {d.p('since')} "
-           f"AND p.{d.q(request_id)} = l.{d.q(join_key)})")
-    return Query(sql, {"since": datetime(1970, 1, 1)})
+def time_span_query(d: Dialect, table: str, timestamp: str) -> Query:
+    """The first and last timestamp of a table and its row count (the reference's rate of rows)."""
+    ts = d.q(timestamp)
+    return Query(f"SELECT MIN({ts}) AS first_ts, MAX({ts}) AS last_ts, COUNT(*) AS n FROM {table}", {})
+
+
+def _among(d: Dialect, column: str) -> str:
+    # A semi-join on the unnested list (a hash join in both stores), not a per-row list scan.
+    col = f"CAST({d.q(column)} AS {d.string})"
+    if d.name == "duckdb":
+        return f"{col} IN (SELECT UNNEST({d.p('ids')}))"
+    return f"{col} IN UNNEST({d.p('ids')})"
+
+
+def known_ids_query(d: Dialect, table: str, column: str, ids: list[str], *, timestamp: str | None = None) -> Query:
+    """Which of `ids` a table already holds in `column` (predictions by request id: nothing is stored twice)."""
+    where = _among(d, column)
+    params: dict[str, object] = {"ids": ids}
+    if timestamp is not None:  # BigQuery's required partition filter; true of every stored row
+        where += f" AND {d.q(timestamp)} >= {d.p('since')}"
+        params["since"] = datetime(1678, 1, 1)  # before the earliest time pandas can hold
+    return Query(f"SELECT DISTINCT CAST({d.q(column)} AS {d.string}) AS id FROM {table} WHERE {where}", params)
+
+
+def stored_labels_query(d: Dialect, table: str, join_key: str, column: str, ids: list[str]) -> Query:
+    """The labels already stored for `ids` (a re-ingest of the same label changes nothing)."""
+    return Query(f"SELECT CAST({d.q(join_key)} AS {d.string}) AS id, {d.q(column)} AS label FROM {table} "
+                 f"WHERE {_among(d, join_key)}", {"ids": ids})

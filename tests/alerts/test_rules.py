@@ -158,3 +158,28 @@ def test_an_estimated_drop_warns_until_the_realized_value_is_final() -> None:
     found = evaluate("estimated_performance", rule, churn)
     assert found["recall_1"].level == "warn" and "recall_0" not in found
 
+
+
+def test_an_empty_window_is_critical_even_without_an_expected_count() -> None:
+    s = make_summary(0, rows=0)
+    volume = evaluate("volume", AlertsConfig().volume, s)["dataset"]
+    assert (volume.level, volume.headline) == ("critical", "0 rows in the window")
+    s = s.model_copy(update={"expected_rows": 500})
+    assert evaluate("volume", AlertsConfig().volume, s)["dataset"].headline == "0 rows in the window, expected 500"
+
+
+def test_a_wholly_null_feature_never_reads_as_back_to_normal() -> None:
+    from monitor.schema.summary import FeatureQuality
+
+    s = make_summary(0)
+    gone = s.features[0].model_copy(update={"status": "insufficient_data", "value": None, "drifted": False})
+    s = s.model_copy(update={"features": [gone, *s.features[1:]], "data_quality": {
+        **s.data_quality, gone.name: FeatureQuality(null_rate=1.0, out_of_range_rate=0.0)}})
+    assert evaluate("feature_drift", AlertsConfig().feature_drift, s) == {}  # no finding: nothing resolves
+    assert evaluate("null_rate", AlertsConfig().null_rate, s)["dataset"].level == "critical"
+
+
+def test_a_data_quality_finding_without_a_breach_says_where_it_stands_now() -> None:
+    s = make_summary(0, null_rates={"torque": 0.01, "speed": 0.002})
+    nulls = evaluate("null_rate", AlertsConfig().null_rate, s)["dataset"]
+    assert nulls.level is None and nulls.headline == "highest now: torque null rate 0.01"  # what a resolve shows

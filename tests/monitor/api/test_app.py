@@ -171,3 +171,41 @@ def test_overview_feature_view_and_the_chart_library_over_http(api) -> None:  # 
     feature = client.get(f"/report/{summary['run_id']}/feature/fz_mean")
     assert feature.status_code == 200 and "id=feature-history" in feature.text
     assert client.get(f"/report/{summary['run_id']}/feature/nope").status_code == 404
+
+
+def test_one_broken_model_is_an_error_entry_and_the_others_run(api) -> None:  # type: ignore[no-untyped-def]
+    _client, directory = api
+    text = (directory / "wheel-assembly.yaml").read_text()
+    (directory / "broken.yaml").write_text(text.replace("model: wheel-assembly", "model: broken")
+                                           + "\nreference: {table: reference_wheel_assembly}\n"
+                                           + "features: [{name: fz_maen, kind: numerical}]\n")
+    app = create_app(Settings(config_dir=str(directory), auth_mode="local-open"))
+    port = _free_port()
+    server, thread = serve(app, port)
+    try:
+        r = httpx.post(f"http://127.0.0.1:{port}/run", params={"at": "2026-11-17T00:00:00"}, timeout=120)
+        assert r.status_code == 200, r.text  # a config error: retrying would not help
+        failed, = [e for e in r.json() if e.get("status") == "failed"]
+        assert failed["model"] == "broken" and failed["phase"] == "check" and failed["error"] == "ConfigError"
+        assert "features.0 (fz_maen)" in failed["detail"] and "(closest: fz_mean)" in failed["detail"]
+        assert [e["model"] for e in r.json() if "run_id" in e] == ["wheel-assembly"]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_serve_start_up_logs_the_schema_check(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_config(tmp_path, report="{evidently: false}", labels="{table: labels, join_key: req_id, column: label}")
+    store = DuckDBStore(tmp_path / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(500))
+    logs, labels = simulate.traffic(1, 50, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")
+    store.close()
+    try:
+        with caplog.at_level("WARNING", logger="monitor.api.app"):
+            create_app(Settings(config_dir=str(tmp_path), auth_mode="local-open"))  # starts all the same
+        assert [r.getMessage() for r in caplog.records if "driftline check" in r.getMessage()] == [
+            "driftline check: wheel-assembly: labels.join_key: no column req_id in labels (closest: request_id)"]
+    finally:
+        service.close_stores()

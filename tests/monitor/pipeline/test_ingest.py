@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from monitor.demo import simulate
@@ -91,3 +92,89 @@ def test_unreadable_input_is_a_clear_error(cfg, tmp_path: Path) -> None:  # type
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(IngestError, match="only .csv and .parquet"):
         ingest(store, cfg, "predictions", tmp_path / "x.json")
+
+
+def _logs(n: int = 300, day: int = 0) -> pd.DataFrame:
+    logs, _ = simulate.traffic(1, n, datetime(2026, 11, 16 + day), scenario="none")
+    return logs.assign(request_id=f"d{day}-" + logs["request_id"])
+
+
+def test_reingesting_a_file_adds_nothing_and_counts_the_duplicates(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    logs = _logs()
+    logs = pd.concat([logs, logs.iloc[:5]])  # five ids twice within the file
+    logs.to_csv(tmp_path / "p.csv", index=False)
+    first = ingest(store, cfg, "predictions", tmp_path / "p.csv")
+    assert (first.rows_read, first.rows_loaded, first.duplicates) == (305, 300, 5)
+    again = ingest(store, cfg, "predictions", tmp_path / "p.csv")
+    assert (again.rows_loaded, again.duplicates, again.rows_rejected) == (0, 305, 0)
+    assert again.failure(0.1) is None  # duplicates are not a failure: nothing was lost
+    rows = store.query(Query("SELECT count(*) AS n, count(DISTINCT request_id) AS ids FROM predictions"))[0]
+    assert rows == {"n": 300, "ids": 300}
+
+
+def test_relabelling_the_same_label_changes_nothing_and_a_new_value_wins(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame("predictions", _logs(50))
+    ids = list(_logs(50)["request_id"][:4])
+    (tmp_path / "l.csv").write_text("request_id,label\n" + "".join(f"{i},1\n" for i in ids))
+    assert ingest(store, cfg, "labels", tmp_path / "l.csv").rows_loaded == 4
+    (tmp_path / "l2.csv").write_text("request_id,label\n" + "".join(f"{i},{int(k == 0)}\n" for k, i in enumerate(ids)))
+    second = ingest(store, cfg, "labels", tmp_path / "l2.csv")
+    assert (second.rows_loaded, second.duplicates) == (3, 1)  # one unchanged; three corrected to 0
+    got = dict(r.values() for r in store.query(Query("SELECT request_id, label FROM labels")))
+    assert got == {ids[0]: 1, ids[1]: 0, ids[2]: 0, ids[3]: 0}
+
+
+def test_label_warnings_count_the_file_not_the_table(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame("predictions", _logs(50))
+    (tmp_path / "a.csv").write_text("request_id,label\n" + "".join(f"ghost-{i},1\n" for i in range(30)))
+    assert ingest(store, cfg, "labels", tmp_path / "a.csv").warnings["label for an unknown request id (kept)"] == 30
+    ids = list(_logs(50)["request_id"][:10])
+    (tmp_path / "b.csv").write_text("request_id,label\n" + "".join(f"{i},0\n" for i in ids) + "ghost-x,1\n")
+    report = ingest(store, cfg, "labels", tmp_path / "b.csv")
+    assert report.warnings["label for an unknown request id (kept)"] == 1  # not 31: the table's earlier ghosts
+
+
+def test_a_file_without_the_version_column_does_not_fix_its_type_to_null(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    _logs(100).drop(columns=["model_version"]).to_csv(tmp_path / "a.csv", index=False)
+    assert ingest(store, cfg, "predictions", tmp_path / "a.csv").rows_loaded == 100
+    _logs(100, day=1).to_csv(tmp_path / "b.csv", index=False)
+    later = ingest(store, cfg, "predictions", tmp_path / "b.csv")
+    assert later.rows_loaded == 100 and later.rows_rejected == 0
+    types = store.columns("predictions")
+    assert types["model_version"] == "VARCHAR" and types["tire_type"] == "VARCHAR" and types["request_id"] == "VARCHAR"
+
+
+def test_a_file_without_a_categorical_or_with_an_extra_column_loads_later_files(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    _logs(100).drop(columns=["tire_type"]).to_parquet(tmp_path / "a.parquet")
+    assert ingest(store, cfg, "predictions", tmp_path / "a.parquet").rows_loaded == 100
+    b = _logs(100, day=1).assign(debug_blob="x")
+    b.to_parquet(tmp_path / "b.parquet")
+    later = ingest(store, cfg, "predictions", tmp_path / "b.parquet")
+    assert later.rows_loaded == 100
+    assert later.warnings["column not in table predictions (not stored): debug_blob"] == 100
+    assert store.query(Query("SELECT count(tire_type) AS n FROM predictions"))[0]["n"] == 100
+
+
+def test_a_labels_file_without_the_join_key_is_rejected_with_its_columns(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    (tmp_path / "l.csv").write_text("id,label\na,1\nb,0\n")
+    report = ingest(store, cfg, "labels", tmp_path / "l.csv")
+    assert dict(report.rejected) == {"missing required column request_id": 2} and report.rows_loaded == 0
+    assert report.failure(0.1) == ("l.csv: 2 of 2 rows rejected (every row rejected); most: missing required "
+                                   "column request_id (2 e.g. 'the file has: id, label')")
+
+
+def test_a_reingested_files_rejected_rows_count_once_in_the_run(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    path = _bad_csv(tmp_path / "bad.csv")
+    ingest(store, cfg, "predictions", path)
+    again = ingest(store, cfg, "predictions", path)
+    assert again.rows_rejected == 8 and again.duplicates == 392  # still told, per file
+    assert again.warnings["rejected rows already recorded by an earlier ingest of this file"] == 8
+    assert run_window(cfg, store, datetime(2026, 11, 17)).rows_rejected == 4  # as after one ingest
