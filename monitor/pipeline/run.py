@@ -26,7 +26,7 @@ from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
-from monitor.pipeline.labels import refresh_performance
+from monitor.pipeline.labels import label_time, refresh_performance
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.windows import run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate
@@ -34,7 +34,7 @@ from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, Win
 from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
 from monitor.sql import profiler as profiling
 from monitor.sql.bookkeeping import REJECTS_TABLE, rejected_rows_query
-from monitor.sql.queries import Source
+from monitor.sql.queries import Source, versions_query
 from monitor.stores.base import RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         labels_table=store.table(cfg.labels.table) if labels_ok and cfg.labels else None,
         join_key=cfg.labels.join_key if cfg.labels else None,
         label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
+        label_time=label_time(cfg, store) if labels_ok else None,
     )
     specs = [replace(s, expr="__label") if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
@@ -172,6 +173,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
+    summary.model_versions = _versions(store, src, cfg, logged, window.rows) if window.rows else {}
+    summary.model_version = next(iter(summary.model_versions), None)
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf)
@@ -194,11 +197,16 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
-    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     if alert_hook is not None:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
                    if r.window_start < start]
         summary.alerts = alert_hook(summary, history)
+    if labels_ok:
+        # Before the save, so the run's bytes include it; a run that then loses the save race refreshed
+        # what its winner refreshes too (the same values).
+        refresh_performance(cfg, store, before=start)
+    # Every query of the run but the one-row MERGE that saves it (which cannot count itself).
+    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -207,9 +215,16 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         assert existing is not None
         return RunSummary.model_validate_json(existing.summary_json)
     log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
-    if labels_ok:
-        refresh_performance(cfg, store, before=start)
     return summary
+
+
+def _versions(store: Store, src: Source, cfg: ModelConfig, logged: dict[str, str], rows: int) -> dict[str, float]:
+    """Model version -> share of the window's rows, most common first ({} if versions are not logged)."""
+    col = cfg.predictions.version_column
+    if logged and col not in logged:
+        return {}
+    seen = store.query(versions_query(store.dialect, src, col))
+    return {str(r["v"]): round(int(r["n"]) / max(rows, 1), 6) for r in seen if r["v"] is not None}
 
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
