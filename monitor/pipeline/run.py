@@ -91,18 +91,19 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
     """Run (or return the stored run of) the window ending at or before `at`."""
     start, end = window_for(cfg, at)
     run_id = run_id_for(cfg, start, end)
+    bytes_before = store.bytes_processed  # from the first query: the lookup of a stored run counts too
     stored = store.get_run(run_id)
     if stored is not None:
         log.info("run %s exists; returning it unchanged", run_id, extra={"run_id": run_id})
         return RunSummary.model_validate_json(stored.summary_json)
     with run_context(run_id):
-        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder)
+        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, bytes_before)
 
 
 def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id: str,
-         alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None) -> RunSummary:
+         alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None,
+         bytes_before: int = 0) -> RunSummary:
     t0 = time.perf_counter()
-    bytes_before = store.bytes_processed
     ref = ensure_reference(cfg, store)
     labels_ok = cfg.labels is not None and profiling.LABEL in ref.specs and store.exists(cfg.labels.table)
     p = cfg.predictions
