@@ -133,3 +133,16 @@ def test_full_table_names_resolve_against_the_state_dataset_and_need_bigquery(tm
     write_config(tmp_path, predictions="{table: ml_logs.predictions}")  # the example's store is DuckDB
     with pytest.raises(ConfigError, match="need store.kind: bigquery"):
         load_model_config(tmp_path / "wheel-assembly.yaml")
+
+
+def test_the_bigquery_config_in_the_docs_is_valid_and_reads_logs_from_their_own_dataset(tmp_path: Path) -> None:
+    import textwrap
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "bigquery.md").read_text()
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)]
+    (config,) = [b for b in blocks if b.lstrip().startswith("# config/")]
+    (tmp_path / "m.yaml").write_text(config)
+    cfg = load_model_config(tmp_path / "m.yaml")
+    assert (cfg.store.kind, cfg.store.dataset) == ("bigquery", "driftline")
+    assert cfg.predictions.table == "ml_logs.predictions" and cfg.labels is not None
+    assert cfg.labels.table == "ml_logs.labels" and cfg.labels.timestamp == "labelled_at"
