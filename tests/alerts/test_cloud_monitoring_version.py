@@ -28,3 +28,5 @@ def test_every_exported_series_carries_the_windows_model_version(cfg: ModelConfi
                         retry_deadline=0.3, timeout=5).write(points_for(summary), (START + timedelta(days=1)).replace(tzinfo=UTC))
     series = monitoring_fake.series()
     assert series and {ts.metric.labels["model_version"] for ts in series} == {"v7"}
+    # The run's cost is exported beside its verdicts (0 here: DuckDB does not meter bytes).
+    assert [ts.points[0].value.int64_value for ts in series if ts.metric.type.endswith("/bytes_processed")] == [0]

@@ -146,3 +146,16 @@ def test_the_bigquery_config_in_the_docs_is_valid_and_reads_logs_from_their_own_
     assert (cfg.store.kind, cfg.store.dataset) == ("bigquery", "driftline")
     assert cfg.predictions.table == "ml_logs.predictions" and cfg.labels is not None
     assert cfg.labels.table == "ml_logs.labels" and cfg.labels.timestamp == "labelled_at"
+
+
+def test_a_bytes_guard_refusal_names_the_setting() -> None:
+    from google.api_core import exceptions as gexc
+
+    from monitor.errors import StoreError, StoreUnavailable
+    from monitor.stores.bigquery.store import _translate
+
+    refused = gexc.BadRequest("Query exceeded limit for bytes billed: 5000000000. 21474836480 or higher required.",
+                              errors=[{"reason": "bytesBilledLimitExceeded"}])
+    err = _translate(refused, "BigQuery query failed")
+    assert isinstance(err, StoreError) and not isinstance(err, StoreUnavailable)
+    assert "store.maximum_bytes_billed" in str(err)
