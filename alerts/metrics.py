@@ -32,6 +32,7 @@ METRICS: dict[str, MetricSpec] = {
     "rows_rejected": MetricSpec("Rows rejected at ingestion.", "INT64"),
     "run_success": MetricSpec("1 when the run reached a verdict, 0 for insufficient data.", "INT64"),
     "performance": MetricSpec("A model performance metric, realized or estimated.", labels=("metric", "source")),
+    "bytes_processed": MetricSpec("Bytes the run's queries processed (BigQuery's job statistics).", "INT64"),
 }
 
 
@@ -50,6 +51,8 @@ def points_for(summary: RunSummary) -> list[MetricPoint]:
         _point("rows_rejected", summary.rows_rejected, base),
         _point("run_success", int(summary.status == "ok"), base),
     ]
+    if isinstance(summary.extra.get("bytes_processed"), int):
+        points.append(_point("bytes_processed", summary.extra["bytes_processed"], base))
     for v in summary.features:
         if v.value is not None:
             points.append(_point("feature_statistic", v.value, base, feature=v.name, statistic=v.statistic))

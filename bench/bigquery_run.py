@@ -55,9 +55,9 @@ def latency(emulator: Emulator, n: int) -> dict[str, float]:
     """p50/p99 ms of /predict with the emulator up, then stopped (sequential requests)."""
     import httpx
     import numpy as np
-    from tests.monitor.client.test_predlog import LAYOUT, ServedApp
 
     from monitor.client.predlog import PredictionLogger
+    from tests.monitor.client.test_predlog import LAYOUT, ServedApp
 
     BigQueryStore(emulator.client(), "served", layouts=[LAYOUT]).init()
     table = f"{emulator.project}.served.{LAYOUT.table}"

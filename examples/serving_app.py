@@ -1,12 +1,15 @@
 """An example served model (shaped like the wheel-assembly app) that logs every prediction to BigQuery.
 
-    POST /predict  {"sequence": [[step, z, fx, fy, fz, tx, ty, tz] x 10]}  ->  {"class": 0|1, ...}
+    POST /predict  {"sequence": [[step, z, fx, fy, fz, tx, ty, tz] x 10], "tire_type": "R17-sport"}
+                   ->  {"class": 0|1, ...}
 
 The PyTorch LSTM is replaced by a tiny deterministic stand-in; what matters here is the logging:
-per-signal aggregates, the probability and the class go to PredictionLogger, which never slows
-or fails the request. Run it against a real project with:
+per-signal aggregates, the tire type, the probability and the class go to PredictionLogger, which
+never slows or fails the request. The table is the one `driftline init` creates from the model's
+config; the logger checks at start-up that every column it monitors is logged here (FEATURES) and
+sends only those. Run it against a real project with:
 
-    python -m examples.serving_app --project my-project --dataset driftline --table predictions
+    python -m examples.serving_app --project my-project --dataset ml_logs --table predictions
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ _DEFECT_RATE = 0.18  # the share of defects in the project's label file
 
 
 class PredictRequest(BaseModel):
-    """One assembly: 10 time steps of the 8 signals."""
+    """One assembly: 10 time steps of the 8 signals, and the tire being mounted."""
 
     sequence: list[Annotated[list[float], Field(min_length=len(SIGNALS), max_length=len(SIGNALS))]] = Field(
         min_length=STEPS, max_length=STEPS
     )
+    tire_type: str | None = None  # not a model input, but monitored: a new tire batch is a cause of drift
 
 
 class PredictResponse(BaseModel):
@@ -56,6 +60,11 @@ def aggregates(sequence: np.ndarray) -> dict[str, float]:
     return out
 
 
+AGGREGATES = ("mean", "std", "min", "max", "last")
+# Everything log() passes as features: the 40 aggregates and the tire type.
+FEATURES = (*(f"{name}_{agg}" for name in SIGNALS for agg in AGGREGATES), "tire_type")
+
+
 def stand_in_model(features: dict[str, float]) -> float:
     """P(tire mounted correctly) from the final press force and torque: a stand-in for the LSTM."""
     fz = (features["fz_last"] + 200.0) / 8.0
@@ -71,7 +80,8 @@ def get_logger(request: Request) -> PredictionLogger:
 LoggerDep = Annotated[PredictionLogger, Depends(get_logger)]
 
 
-def create_app(make_logger: Callable[[], PredictionLogger], threshold: float = 0.5) -> FastAPI:
+def create_app(make_logger: Callable[[], PredictionLogger], threshold: float = 0.5,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
     """The serving app; make_logger is called at start-up and the logger closed (flushed) at shutdown."""
 
     @asynccontextmanager
@@ -93,7 +103,7 @@ def create_app(make_logger: Callable[[], PredictionLogger], threshold: float = 0
         predicted = int(probability >= threshold)
         # log() only enqueues (no I/O), so this handler can run on the event loop without a thread hop.
         # A full queue or a BigQuery outage costs a logged row, never the answer.
-        logger.log(request_id, datetime.now(UTC), MODEL_NAME, MODEL_VERSION, features,
+        logger.log(request_id, clock(), MODEL_NAME, MODEL_VERSION, {**features, "tire_type": body.tire_type},
                    probability, predicted)
         return PredictResponse(request_id=request_id, probability=probability, class_=predicted)
 
@@ -113,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     table = f"{args.project}.{args.dataset}.{args.table}"
-    app = create_app(lambda: PredictionLogger.for_bigquery(bigquery.Client(project=args.project), table))
+    app = create_app(lambda: PredictionLogger.for_bigquery(bigquery.Client(project=args.project), table,
+                                                           features=FEATURES))
     uvicorn.run(app, host=args.host, port=args.port)
 
 

@@ -7,6 +7,12 @@
 
 A retried batch carries the same insert ids (the request ids), so BigQuery keeps one copy.
 While the sink is down the queue keeps the oldest rows and drops (and counts) the newest.
+
+The predictions table is the one `driftline init` creates from the model's config (the columns the
+monitored features read, the probability, the class, ids and version). `for_bigquery` reads its
+schema at start-up: a record shape the table would reject, or one that leaves a monitored column
+NULL in every row, fails there, not row by row; values the table does not monitor are not sent.
+Only google-cloud-bigquery is needed (requirements-logger.txt): no pandas, numpy or Evidently.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ class LoggerStats:
     queued: int  # waiting right now
 
 
+# The columns log() writes besides the features: the predictions table's ids, version and outputs.
+FIXED_COLUMNS = ("request_id", "ts", "model_name", "model_version", "probability", "predicted_class")
+REQUIRED_COLUMNS = ("request_id", "ts")
+
+
 class BigQuerySink:
     """Streams rows into one BigQuery table with insert_rows_json, request ids as insert ids."""
 
@@ -54,14 +65,29 @@ class BigQuerySink:
         self._table = table
         self._timeout = timeout
 
+    def columns(self) -> dict[str, str]:
+        """The table's columns (name -> mode), read once at start-up."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            table = self._client.get_table(self._table, timeout=self._timeout)
+        except gexc.NotFound as exc:
+            raise StoreError(f"table {self._table} not found: run `driftline init` or check the name") from exc
+        except gexc.GoogleAPICallError as exc:
+            raise StoreError(f"cannot read the schema of {self._table}: {exc}") from exc
+        return {f.name: f.mode or "NULLABLE" for f in table.schema}
+
     def insert(self, rows: Sequence[Row], row_ids: Sequence[str]) -> None:
         from google.api_core import exceptions as gexc
         from requests import exceptions as rexc
 
         try:
             # retry=None: the logger owns retrying, so an outage never stalls inside the client.
+            # Rows hold only the table's columns (checked at start-up); should a column be dropped from
+            # the table later, ignore_unknown_values loses that column, not the whole row.
             errors = self._client.insert_rows_json(
-                self._table, list(rows), row_ids=list(row_ids), retry=None, timeout=self._timeout
+                self._table, list(rows), row_ids=list(row_ids), retry=None, timeout=self._timeout,
+                ignore_unknown_values=True, skip_invalid_rows=False,
             )
         except (gexc.TooManyRequests, gexc.ServerError, gexc.RetryError) as exc:
             raise StoreUnavailable(f"BigQuery insertAll into {self._table} failed, retrying: {exc}") from exc
@@ -92,10 +118,13 @@ class PredictionLogger:
         max_retries: int | None = None,
         backoff: float = 0.2,
         max_backoff: float = 10.0,
+        columns: Sequence[str] | None = None,
     ) -> None:
         if queue_size < 1 or batch_size < 1 or flush_interval <= 0 or backoff <= 0:
             raise ValueError("queue_size, batch_size, flush_interval and backoff must be positive")
         self._sink = sink
+        # The table's columns: a row is cut down to them (None: sent as logged).
+        self._columns = frozenset(columns) if columns is not None else None
         self._queue: queue.Queue[tuple[str, Row]] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_interval = flush_interval
@@ -111,10 +140,18 @@ class PredictionLogger:
         self._thread.start()
 
     @classmethod
-    def for_bigquery(cls, client: Any, table: str, **options: Any) -> PredictionLogger:
-        """A logger streaming into `project.dataset.table` through a google.cloud.bigquery.Client."""
+    def for_bigquery(cls, client: Any, table: str, *, features: Sequence[str] | None = None,
+                     **options: Any) -> PredictionLogger:
+        """A logger streaming into `project.dataset.table` through a google.cloud.bigquery.Client.
+
+        `features` names what each log() call passes: a monitored column of the table that is not
+        among them, or a fixed column the table lacks, is refused here (StoreError), at start-up.
+        """
         timeout = options.pop("timeout", 30.0)
-        return cls(BigQuerySink(client, table, timeout=timeout), **options)
+        sink = BigQuerySink(client, table, timeout=timeout)
+        schema = sink.columns()
+        check_record_shape(table, schema, features)
+        return cls(sink, columns=tuple(schema), **options)
 
     def log(
         self,
@@ -142,6 +179,8 @@ class PredictionLogger:
             "probability": _json_value(probability),
             "predicted_class": predicted_class,
         }
+        if self._columns is not None:
+            row = {k: v for k, v in row.items() if k in self._columns}
         if self._closing.is_set():
             self._count("dropped")
             return False
@@ -241,6 +280,22 @@ class PredictionLogger:
         else:
             # close() wakes the thread early so a long backoff does not eat its flush deadline.
             self._closing.wait(delay)
+
+
+def check_record_shape(table: str, schema: Mapping[str, str], features: Sequence[str] | None) -> None:
+    """Refuse a record shape the table would reject, or that would leave a monitored column always NULL."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in schema]
+    if missing:
+        raise StoreError(f"table {table} has no column(s) {missing}: it is not a predictions table "
+                         "created by `driftline init`")
+    if features is None:
+        return
+    required = [c for c, mode in schema.items() if mode == "REQUIRED" and c not in (*FIXED_COLUMNS, *features)]
+    unlogged = [c for c in schema if c not in FIXED_COLUMNS and c not in features]
+    if required or unlogged:
+        raise StoreError(f"table {table} monitors column(s) {sorted({*required, *unlogged})} that this app "
+                         "does not log: every row would have them NULL (or be rejected). Log them, or remove "
+                         "them from the model config and re-create the table with `driftline init`.")
 
 
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}

@@ -13,6 +13,8 @@ from monitor.errors import UnsafeIdentifier
 # The one identifier rule: SQL names are never quoted, so they must be plain.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# A Google Cloud project id: the optional first part of a table's full name `project.dataset.table`.
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -22,6 +24,24 @@ def check_identifier(name: str) -> str:
     if not isinstance(name, str) or not IDENTIFIER.match(name):
         raise UnsafeIdentifier(f"refusing identifier {name!r}: only [A-Za-z_][A-Za-z0-9_]* is allowed")
     return name
+
+
+def check_table(name: str) -> str:
+    """Return name if it is `table`, `dataset.table` or `project.dataset.table` of plain parts; else refuse."""
+    parts = name.split(".") if isinstance(name, str) else []
+    if not 1 <= len(parts) <= 3 or (len(parts) == 3 and not PROJECT_ID.match(parts[0])):
+        raise UnsafeIdentifier(f"refusing table name {name!r}: use table, dataset.table or project.dataset.table")
+    for part in parts[-2:]:
+        check_identifier(part)
+    return name
+
+
+def table_name(value: str) -> str:
+    """A pydantic validator form of check_table (ValueError, so the field is named)."""
+    try:
+        return check_table(value)
+    except UnsafeIdentifier as exc:
+        raise ValueError(str(exc)) from None
 
 
 def identifier(value: str) -> str:

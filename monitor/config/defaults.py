@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # window:
 MIN_ROWS = 200  # fewer valid values than this in a window (or the reference) is "insufficient data"
+LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
 # drift:
 FDR = 0.01  # Benjamini-Hochberg level across one run's tests: the false-alarm budget
 DRIFT_SHARE = 0.5  # dataset drift when at least this share of the features drifts

@@ -25,7 +25,15 @@ from pydantic import (
 from monitor.config import defaults
 from monitor.config.alerts import AlertsConfig
 from monitor.config.channels import ChannelsConfig
-from monitor.config.common import MODEL_NAME, Duration, Strict, format_errors, identifier, parse_duration
+from monitor.config.common import (
+    MODEL_NAME,
+    Duration,
+    Strict,
+    format_errors,
+    identifier,
+    parse_duration,
+    table_name,
+)
 from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, SPREAD_FLOOR, STATISTIC, TOP_K
 from monitor.config.expressions import parse_expression
 from monitor.errors import ConfigError, UnsafeIdentifier
@@ -53,13 +61,14 @@ class StoreConfig(Strict):
 
 
 class PredictionsConfig(Strict):
-    table: str = "predictions"
+    table: str = "predictions"  # or dataset.table / project.dataset.table (BigQuery: logs kept elsewhere)
     timestamp: str = "ts"
     request_id: str = "request_id"
     model_column: str = "model_name"
     version_column: str = "model_version"
 
-    _ids = field_validator("table", "timestamp", "request_id", "model_column", "version_column")(
+    _table = field_validator("table")(classmethod(lambda cls, v: table_name(v)))
+    _ids = field_validator("timestamp", "request_id", "model_column", "version_column")(
         classmethod(lambda cls, v: identifier(v))
     )
     # How ingest reads timestamps (monitor/pipeline/timestamps.py): None reads ISO 8601 and epoch
@@ -140,23 +149,32 @@ class PredictionConfig(Strict):
 
 
 class LabelsConfig(Strict):
-    table: str = "labels"
+    table: str = "labels"  # or dataset.table / project.dataset.table
     join_key: str = "request_id"
     column: str = "label"
     # A window's performance is final once this long has passed since its end, labelled or not.
     delay: Duration | None = None
+    # When a label arrived (never before its prediction): a window's join reads labels from its start on.
+    # null, or a column the table lacks: the join reads the whole labels table.
+    timestamp: str | None = defaults.LABEL_TIME
 
-    _ids = field_validator("table", "join_key", "column")(classmethod(lambda cls, v: identifier(v)))
+    _table = field_validator("table")(classmethod(lambda cls, v: table_name(v)))
+    _ids = field_validator("join_key", "column")(classmethod(lambda cls, v: identifier(v)))
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, v: str | None) -> str | None:
+        return None if v is None else identifier(v)
 
 
 class ReferenceConfig(Strict):
-    table: str | None = None  # defaults to reference_<model>
+    table: str | None = None  # defaults to reference_<model>; or dataset.table / project.dataset.table
     path: str | None = None  # Parquet or CSV loaded into the table on first use
 
     @field_validator("table")
     @classmethod
     def _table(cls, v: str | None) -> str | None:
-        return None if v is None else identifier(v)
+        return None if v is None else table_name(v)
 
 
 class WindowConfig(Strict):
@@ -263,6 +281,10 @@ class ModelConfig(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"features: duplicate names {dupes}")
+        qualified = [t for t in (self.predictions.table, self.labels and self.labels.table, self.reference.table)
+                     if t and "." in t]
+        if qualified and self.store.kind != "bigquery":
+            raise ValueError(f"tables {qualified}: dataset-qualified names need store.kind: bigquery")
         return self
 
     @property

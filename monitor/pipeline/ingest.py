@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import ModelConfig
-from monitor.config.common import check_identifier
+from monitor.config.common import check_table
 from monitor.errors import IngestError
 from monitor.pipeline import timestamps
 from monitor.sql.bookkeeping import REJECTS_TABLE, known_ids_query, stored_labels_query
@@ -238,7 +238,7 @@ def ingest(store: Store, cfg: ModelConfig, target: Target, path: str | Path, *,
              "labels": cfg.labels.table if cfg.labels else None}.get(target)
     if table is None:
         raise IngestError(f"cannot ingest {target!r}: choose predictions, labels or reference (labels need a labels: section)")
-    check_identifier(table)
+    check_table(table)
     seen_keys: set[str] = set()
     for raw in _chunks(path):
         report.rows_read += len(raw)

@@ -32,7 +32,17 @@ def window_source(cfg: ModelConfig, store: Store, start: datetime, end: datetime
     assert lab is not None
     return Source(table=store.table(p.table), timestamp=p.timestamp, start=start, end=end,
                   model_column=p.model_column, model=cfg.model, labels_table=store.table(lab.table),
-                  join_key=lab.join_key, label_column=lab.column, request_id=p.request_id)
+                  join_key=lab.join_key, label_column=lab.column, request_id=p.request_id,
+                  label_time=label_time(cfg, store))
+
+
+def label_time(cfg: ModelConfig, store: Store) -> str | None:
+    """The labels' arrival column when the labels table has it (the join then reads only recent labels)."""
+    t = cfg.labels.timestamp if cfg.labels else None
+    if t is None or cfg.labels is None:
+        return None
+    getter = getattr(store, "columns", None)
+    return t if getter is None or t in getter(cfg.labels.table) else None
 
 
 def settled(cfg: ModelConfig, window_end: datetime, now: datetime) -> bool:

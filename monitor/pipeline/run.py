@@ -28,7 +28,7 @@ from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
 from monitor.pipeline.failures import RunFailure, failure, phase
-from monitor.pipeline.labels import alert_refreshed, rescore_changed, settled
+from monitor.pipeline.labels import alert_refreshed, label_time, rescore_changed, settled
 from monitor.pipeline.models import require_runnable
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.volume import expected_rows, missed_windows
@@ -38,7 +38,7 @@ from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, Win
 from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
 from monitor.sql import profiler as profiling
 from monitor.sql.bookkeeping import REJECTS_TABLE, rejected_rows_query
-from monitor.sql.queries import Source
+from monitor.sql.queries import Source, versions_query
 from monitor.stores.base import RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
     """Run (or return the stored run of) the window ending at or before `at`."""
     start, end = window_for(cfg, at)
     run_id = run_id_for(cfg, start, end)
+    bytes_before = store.bytes_processed  # from the first query: the lookup of a stored run counts too
     stored = store.get_run(run_id)
     now = at or utcnow()
     if stored is not None:
@@ -108,7 +109,8 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
         with run_context(run_id):
             return rescore_window(cfg, store, stored, now, alert_hook)
     with run_context(run_id):
-        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, now)
+        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, now,
+                    bytes_before)
 
 
 def rescore_window(cfg: ModelConfig, store: Store, stored: RunRecord, now: datetime,
@@ -125,9 +127,8 @@ def rescore_window(cfg: ModelConfig, store: Store, stored: RunRecord, now: datet
 
 def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id: str,
          alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None,
-         now: datetime) -> RunSummary:
+         now: datetime, bytes_before: int = 0) -> RunSummary:
     t0 = time.perf_counter()
-    bytes_before = store.bytes_processed
     phase("check")
     require_runnable(cfg, store)  # a misspelt column fails here, naming the field, not deep in a statistic
     phase("reference")
@@ -143,6 +144,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         labels_table=store.table(cfg.labels.table) if labels_ok and cfg.labels else None,
         join_key=cfg.labels.join_key if cfg.labels else None,
         label_column=cfg.labels.column if cfg.labels else None, request_id=p.request_id,
+        label_time=label_time(cfg, store) if labels_ok else None,
     )
     specs = [replace(s, expr=profiling.label_expr("__label")) if s.name == profiling.LABEL else s
              for s in ref.specs.values() if labels_ok or s.name != profiling.LABEL]
@@ -207,6 +209,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         label_drift=label, data_quality={f.name: _quality(window.features[f.name]) for f in cfg.features},
         report_url=f"{cfg.report.base_url.rstrip('/')}/report/{run_id}", status=status, created_at=utcnow(),
     )
+    summary.model_versions = _versions(store, src, cfg, logged, window.rows) if window.rows else {}
+    summary.model_version = next(iter(summary.model_versions), None)
     phase("performance")
     ref_perf = performance_run.reference_state(cfg, store)
     summary.performance, summary.estimated_performance = performance_run.window_performance(
@@ -242,8 +246,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
-    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
-    # Past windows first, oldest first, so their incidents move forward in time before this window's.
+    # Past windows first, oldest first, so their incidents move forward in time before this window's;
+    # before the save, so the run's bytes include the refresh.
     late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook) \
         if labels_ok else []
     phase("alerts")
@@ -251,6 +255,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=20)
                    if r.window_start < start]
         summary.alerts = late + alert_hook(summary, history)
+    # Every query of the run but the one-row MERGE that saves it (which cannot count itself).
+    summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     phase("persist")
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
@@ -271,6 +277,15 @@ def served_class_check(served: dict) -> dict:
             "status": "problem" if share > defaults.SERVED_DISAGREEMENT else "ok",
             "detail": f"{served['disagree']} rows ({share:.1%}) whose logged class is not the threshold's; "
                       "realized performance uses the logged class"}
+
+
+def _versions(store: Store, src: Source, cfg: ModelConfig, logged: dict[str, str], rows: int) -> dict[str, float]:
+    """Model version -> share of the window's rows, most common first ({} if versions are not logged)."""
+    col = cfg.predictions.version_column
+    if logged and col not in logged:
+        return {}
+    seen = store.query(versions_query(store.dialect, src, col))
+    return {str(r["v"]): round(int(r["n"]) / max(rows, 1), 6) for r in seen if r["v"] is not None}
 
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],

@@ -65,6 +65,7 @@ class RunSummary(BaseModel):
     quality: dict[str, Any] | None = None  # data-quality verdicts and the schema check (monitor.quality)
     multivariate: dict[str, Any] | None = None  # the domain classifier: AUC, interval, verdict
     performance_history: list[dict[str, Any]] = Field(default_factory=list)  # earlier values as labels arrived
-    model_version: str | None = None
+    model_version: str | None = None  # the window's most common version (the metrics' model_version label)
+    model_versions: dict[str, float] = Field(default_factory=dict)  # every version seen -> its share of rows
     created_at: datetime | None = None
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +87,7 @@ class Source:
     join_key: str | None = None  # the labels table's key column
     request_id: str = "request_id"  # the predictions' column it matches
     label_column: str | None = None
+    label_time: str | None = None  # the labels' arrival column: only labels from the window's start are read
 
 
 def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
@@ -103,7 +104,15 @@ def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
     sql = "SELECT p.*"
     if src.labels_table and src.join_key and src.label_column:
         sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
-        sql += f" FROM {src.table} AS p LEFT JOIN {src.labels_table} AS l"
+        labels = src.labels_table
+        if src.label_time is not None and src.start is not None:
+            # A label arrives after its prediction: on a table partitioned by arrival, BigQuery reads
+            # only the partitions since the window began, however many days of labels are kept.
+            t = d.q(src.label_time)
+            labels = (f"(SELECT {d.q(src.join_key)}, {d.q(src.label_column)} FROM {labels} "
+                      f"WHERE {t} >= {d.p('l_since')} OR {t} IS NULL)")
+            params["l_since"] = src.start
+        sql += f" FROM {src.table} AS p LEFT JOIN {labels} AS l"
         sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.request_id)}"
     else:
         sql += f" FROM {src.table} AS p"
@@ -257,6 +266,15 @@ def sample_query(d: Dialect, src: Source, columns: Sequence[tuple[str, str]], ke
     cols = ", ".join(f"{_column(d, expr)} AS {d.q(alias)}" for alias, expr in columns)
     order = d.hash_order(d.q(key), "seed")
     return Query(f"SELECT {cols} FROM ({rel}) AS r ORDER BY {order} LIMIT {d.p('n')}", params)
+
+
+def versions_query(d: Dialect, src: Source, version_column: str, limit: int = 20) -> Query:
+    """The model versions seen in the window with their row counts, most common first."""
+    params: dict[str, Any] = {"limit": limit}
+    rel = relation(d, replace(src, labels_table=None), params)
+    sql = (f"SELECT CAST({d.q(version_column)} AS {d.string}) AS v, COUNT(*) AS n FROM ({rel}) AS r "
+           f"GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}")
+    return Query(sql, params)
 
 
 def _f(v: Any) -> float | None:

@@ -44,6 +44,9 @@ class DuckDBStore:
             self._con = duckdb.connect(self.path, read_only=read_only)
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")  # validated by StoreConfig
+            # DuckDB 2.0 narrows a sum's type from the statistics of an empty filtered table, so a window
+            # joined to its (still empty) recent labels failed with "INT128 ... can't be cast ... INT8".
+            self._con.execute("SET disabled_optimizers = 'compressed_materialization'")
         except duckdb.Error as exc:
             raise _translate(exc, f"opening {self.path}") from None
         # One connection shared by threads (FastAPI's pool): DuckDB wants a cursor per thread.

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from google.cloud import bigquery
 
+from monitor.config.defaults import LABEL_TIME
 from monitor.sql.queries import check_identifier
 
 Field = tuple[str, str, str]  # column name, BigQuery type, mode (REQUIRED | NULLABLE)
@@ -44,6 +45,7 @@ class PredictionsLayout:
     labels_table: str | None = "labels"
     label_key: str = "request_id"
     label_column: str = "label"
+    label_time: str = LABEL_TIME
 
     @classmethod
     def from_model_config(cls, cfg: Any) -> PredictionsLayout:
@@ -61,7 +63,8 @@ class PredictionsLayout:
         return cls(table=p.table, timestamp=p.timestamp, request_id=p.request_id, model_column=p.model_column,
                    version_column=p.version_column, columns=tuple(cols.items()),
                    labels_table=lab.table if lab else None, label_key=lab.join_key if lab else "request_id",
-                   label_column=lab.column if lab else "label")
+                   label_column=lab.column if lab else "label",
+                   label_time=(lab.timestamp if lab else None) or LABEL_TIME)
 
     def predictions_schema(self) -> list[Field]:
         """The predictions table's columns: request id, timestamp, model, version, then the logged ones."""
@@ -75,7 +78,7 @@ class PredictionsLayout:
     def labels_schema(self) -> list[Field]:
         """The labels table's columns: the join key, the label and when it arrived."""
         return [(self.label_key, "STRING", "REQUIRED"), (self.label_column, "INT64", "NULLABLE"),
-                ("labelled_at", "TIMESTAMP", "NULLABLE")]
+                (self.label_time, "TIMESTAMP", "NULLABLE")]
 
 
 def schema_fields(fields: Sequence[Field]) -> list[bigquery.SchemaField]:
@@ -90,6 +93,18 @@ def predictions_table(ref: str, lay: PredictionsLayout, fields: Sequence[Field])
     # A query that forgets the window would scan every day of logs: BigQuery refuses it instead.
     t.require_partition_filter = True
     t.clustering_fields = [lay.model_column] + ([lay.version_column] if lay.version_column else [])
+    return t
+
+
+def labels_table(ref: str, lay: PredictionsLayout, fields: Sequence[Field] = ()) -> bigquery.Table:
+    """The labels table resource: day partitions on when a label arrived, clustered by its join key.
+
+    A label arrives after its prediction, so a window's join reads only the partitions from the
+    window's start on: a run's bytes do not grow with how many days of labels are kept.
+    """
+    t = bigquery.Table(ref, schema=schema_fields(fields or lay.labels_schema()))
+    t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=lay.label_time)
+    t.clustering_fields = [lay.label_key]
     return t
 
 

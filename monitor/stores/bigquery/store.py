@@ -17,7 +17,6 @@ table layouts, bigquery_state with alerting's tables); its errors become monitor
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from requests import exceptions as rexc
 
+from monitor.config.common import PROJECT_ID, check_table
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound, UnsafeIdentifier
 from monitor.sql.queries import BIGQUERY, Query, check_identifier
 from monitor.stores.base import RunRecord
@@ -40,6 +40,7 @@ from monitor.stores.bigquery.schema import (
     Field,
     PredictionsLayout,
     bq_type,
+    labels_table,
     naive_utc,
     predictions_table,
     query_parameter,
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_MAX_BYTES_BILLED = 100 * 2**30  # 100 GiB: far above a run's scan, far below a runaway one
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 _QUOTA_REASONS = ("quotaExceeded", "rateLimitExceeded", "resourcesExceeded", "backendError")
 
 
@@ -95,7 +95,11 @@ def _translate(exc: BaseException, what: str) -> StoreError:
 
 
 class BigQueryStore:
-    """Store protocol on one BigQuery dataset (logs, reference, runs and state in it)."""
+    """Store protocol on one BigQuery dataset of Driftline's state; logs may live in other datasets.
+
+    A table name is `table` (in the state dataset), `dataset.table` or `project.dataset.table`: the
+    logs can stay where the serving app writes them, and a run only reads them.
+    """
 
     dialect = BIGQUERY
 
@@ -104,7 +108,7 @@ class BigQueryStore:
                  layouts: Sequence[PredictionsLayout] = (), retries: int = 3, backoff: float = 1.0,
                  timeout: float = 300.0) -> None:
         self.project = project or client.project
-        if not isinstance(self.project, str) or not _PROJECT.match(self.project):
+        if not isinstance(self.project, str) or not PROJECT_ID.match(self.project):
             raise UnsafeIdentifier(f"refusing project id {self.project!r}: not a BigQuery project id")
         self.dataset = check_identifier(dataset)
         self.location = location
@@ -151,7 +155,12 @@ class BigQueryStore:
         return {"retry": None, "timeout": self._timeout}
 
     def _ref(self, name: str) -> str:
-        return f"{self.project}.{self.dataset}.{check_identifier(name)}"
+        parts = check_table(name).split(".")
+        return ".".join([self.project, self.dataset][: 3 - len(parts)] + parts)
+
+    def _ours(self, name: str) -> bool:
+        """Whether a table lives in Driftline's own (writable) dataset."""
+        return self._ref(name).rsplit(".", 1)[0] == f"{self.project}.{self.dataset}"
 
     def table(self, name: str) -> str:
         return f"`{self._ref(name)}`"
@@ -234,9 +243,11 @@ class BigQueryStore:
         self.create_table(RUNS_TABLE, RUNS_SCHEMA, cluster=["model"])
         self.create_table(STATE_TABLE, STATE_SCHEMA)
         for lay in self.layouts.values():
-            self._create_predictions(lay, lay.predictions_schema())
-            if lay.labels_table:
-                self.create_table(lay.labels_table, lay.labels_schema(), cluster=[lay.label_key])
+            # Logs kept in another dataset are created only if missing: a run needs only read access there.
+            if self._ours(lay.table) or not self.exists(lay.table):
+                self._create_predictions(lay, lay.predictions_schema())
+            if lay.labels_table and (self._ours(lay.labels_table) or not self.exists(lay.labels_table)):
+                self._create_table(labels_table(self._ref(lay.labels_table), lay))
         self.alert_state()  # alerting's incident, outbox and meta tables
 
     def create_table(self, name: str, fields: Sequence[Field], *, cluster: Sequence[str] = ()) -> None:
@@ -254,7 +265,7 @@ class BigQueryStore:
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append rows with a load job (atomic per call); the table is created from the frame if missing."""
-        check_identifier(table)
+        check_table(table)
         frame = frame.copy()
         for col in frame.columns:
             check_identifier(str(col))
@@ -265,8 +276,11 @@ class BigQueryStore:
         if not self.exists(table):
             fields = [(str(c), bq_type(frame[c]), "NULLABLE") for c in frame.columns]
             lay = self.layouts.get(table)
+            labels_of = next((x for x in self.layouts.values() if x.labels_table == table), None)
             if lay is not None and lay.timestamp in frame.columns:
                 self._create_predictions(lay, fields)
+            elif labels_of is not None and labels_of.label_time in frame.columns:
+                self._create_table(labels_table(self._ref(table), labels_of, fields))
             else:
                 self.create_table(table, fields)
         schema = self._widen(table, frame)
@@ -305,7 +319,8 @@ class BigQueryStore:
     def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
         """Load labels into a staging table, then MERGE them in (the last label of a key wins)."""
         check_identifier(key)
-        stage = f"_stage_{check_identifier(table)}_{uuid.uuid4().hex[:12]}"
+        # The staging table lives in Driftline's own dataset, whichever dataset holds the labels.
+        stage = f"_stage_{check_table(table).rsplit('.', 1)[-1]}_{uuid.uuid4().hex[:12]}"
         if not self.exists(table):
             self.insert_frame(table, frame.iloc[0:0])
         self.insert_frame(stage, frame)

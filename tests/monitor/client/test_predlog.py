@@ -16,13 +16,14 @@ import uvicorn
 
 from examples.serving_app import SIGNALS, create_app
 from monitor.client.predlog import PredictionLogger
+from monitor.config import load_model_config
 from monitor.errors import StoreError, StoreUnavailable
 from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout
+from tests.conftest import EXAMPLE
 from tests.monitor.stores.emulator import Emulator, free_port
 
-AGG_COLUMNS = tuple((f"{s}_{a}", "FLOAT64") for s in SIGNALS for a in ("mean", "std", "min", "max", "last"))
-LAYOUT = PredictionsLayout(columns=(*AGG_COLUMNS, ("probability", "FLOAT64"), ("predicted_class", "INT64")),
-                           labels_table=None)
+# The predictions table `driftline init` creates from the example config: the one the app logs into.
+LAYOUT = PredictionsLayout.from_model_config(load_model_config(EXAMPLE))
 
 
 # -- the logger on its own, against a sink that fails on demand -------------------------------------
@@ -107,10 +108,10 @@ def test_a_permanent_error_gives_up_on_the_batch_and_keeps_going() -> None:
 class ServedApp:
     """The example serving app under a real uvicorn on 127.0.0.1, in a thread."""
 
-    def __init__(self, logger: PredictionLogger) -> None:
+    def __init__(self, logger: PredictionLogger, app: Any = None) -> None:
         self.logger = logger
         self.port = free_port()
-        config = uvicorn.Config(create_app(lambda: logger), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(app or create_app(lambda: logger), host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

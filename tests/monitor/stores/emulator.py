@@ -138,6 +138,10 @@ def _apply_offline_workarounds() -> None:
             # below. DuckDB 1.3+ rejects `x -> expr` lambdas by default, and the emulator's
             # translation of RANGE_BUCKET emits exactly that; opting back in makes RANGE_BUCKET work.
             self.connection.execute("SET GLOBAL lambda_syntax='ENABLE_SINGLE_ARROW'")
+            # DuckDB's compressed materialization narrows a sum's type from the statistics of an empty
+            # table: a LEFT JOIN to a filtered, still empty labels table then fails with "INT128 ...
+            # can't be cast ... INT8" on the first group of more than 127 rows. BigQuery has no such step.
+            self.connection.execute("SET GLOBAL disabled_optimizers='compressed_materialization'")
 
     bqemulator.server.DuckDBEngine = OfflineEngine  # type: ignore[misc]
 

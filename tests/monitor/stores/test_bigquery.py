@@ -189,11 +189,13 @@ def test_crafted_identifiers_are_refused_before_any_sql_is_sent(bad: str) -> Non
     store = BigQueryStore(client, "driftline")  # type: ignore[arg-type]
     import pandas as pd
 
+    # `dataset.table` names a table in another dataset; a table name of four parts is still refused.
+    table = "a.b.c.d" if bad == "a.b" else bad
     attempts = [
-        lambda: store.table(bad),
-        lambda: store.exists(bad),
-        lambda: store.columns(bad),
-        lambda: store.insert_frame(bad, pd.DataFrame({"a": [1]})),
+        lambda: store.table(table),
+        lambda: store.exists(table),
+        lambda: store.columns(table),
+        lambda: store.insert_frame(table, pd.DataFrame({"a": [1]})),
         lambda: store.insert_frame("ok", pd.DataFrame({bad: [1]})),
         lambda: store.upsert_labels("labels", pd.DataFrame({"request_id": ["a"]}), bad),
         lambda: BigQueryStore(client, bad),  # type: ignore[arg-type]
