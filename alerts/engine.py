@@ -138,11 +138,15 @@ def process_run(
     clock: Callable[[], datetime] | None = None,
     notify: bool = True,
     only: Sequence[str] | None = None,
+    hold: Held | None = None,
+    carry: Held | None = None,
 ) -> AlertOutcome:
     """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first.
 
     With notify=False (a backfill) incidents are stepped and stored but nothing is enqueued or sent.
     `only` limits the rules (a past window re-scored for late labels: its performance); it writes no metrics.
+    `hold` keeps such a window's transitions and incidents for the next call, whose `carry` sends them
+    in its own message (one message per run) and saves them after its outbox rows, as it does its own.
     """
     now = utc((clock or (lambda: datetime.now(UTC)))())
     end = utc(summary.window.end)
@@ -161,6 +165,14 @@ def process_run(
                      if only is None or name in only
                      for finding in persisted_severity(name, rule, summary, earlier).values()]
         routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed, past=only is not None)
+        if hold is not None:
+            hold.routed += routed
+            hold.changed += changed
+            return outcome
+        if carry is not None:
+            routed = carry.routed + routed
+            changed = carry.changed + changed
+            carry.routed, carry.changed = [], []
         by_channel: dict[str, list[Transition]] = {}
         for transition, rule in routed:
             for channel in expand_channels(channels_for(config, rule, transition, summary), list(notifiers)):
@@ -197,6 +209,14 @@ def process_run(
     outcome.pending = [_report(r) for r in result.pending]
     outcome.failed = [_report(r) for r in result.failed]
     return outcome
+
+
+@dataclass
+class Held:
+    """Transitions (with their rules) and incidents of re-scored past windows, waiting for the run's message."""
+
+    routed: list[tuple[Transition, RuleBase]] = field(default_factory=list)
+    changed: list[Incident] = field(default_factory=list)
 
 
 def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Finding]], state: AlertState,

@@ -65,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _emit(summaries, args.json, quiet=args.quiet)
     for f in failures:
         _err(f"driftline: {f.line()}")
+    if any(f.retryable for f in failures):
+        return 3  # the store: a retry may succeed
     return 1 if failures else _failed(summaries, args.fail_on)
 
 
@@ -255,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 EPILOG = """exit status:
   0  done (and nothing that --fail-on names was found)
-  1  --fail-on drift|alert was given and a run found drift or raised an alert
+  1  --fail-on drift|alert was given and a run found drift or raised an alert, or a model's run failed
   2  usage or config error (a bad flag, an invalid model config)
   3  the store is unavailable or a configured table is missing (worth retrying)"""
 

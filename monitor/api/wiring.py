@@ -70,7 +70,7 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: boo
     notify=False (a backfill): incidents are evaluated and stored, nothing is sent.
     """
     from alerts.channels import build_metrics_sink, build_notifiers
-    from alerts.engine import process_run
+    from alerts.engine import Held, process_run
 
     if not cfg.alerts.enabled:
         return None
@@ -80,10 +80,15 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: boo
     notifiers, metrics = _notifiers[cfg.model]
     base = cfg.report.base_url or public_url
 
+    held = Held()  # late-label news of past windows, said in the current run's message
+
     def hook(summary: RunSummary, history: Sequence[RunSummary], *,
-             only: Sequence[str] | None = None) -> list[AlertEntry]:
+             only: Sequence[str] | None = None, defer: bool = False) -> list[AlertEntry]:
+        if only is not None and defer:
+            return process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only,
+                               notify=notify, hold=held).alerts
         out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only,
-                          notify=notify)
+                          notify=notify, carry=held)
         if only is None:
             summary.extra["deliveries"] = out.summary_extra()
             summary.extra["suppressed"] = out.suppressed_extra()

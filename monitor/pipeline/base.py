@@ -18,11 +18,12 @@ class AlertHook(Protocol):
     """Given a run's summary and the model's earlier ones (newest first): the alerts it raised.
 
     `only` limits the rules evaluated: a past window re-scored for late labels is alerted on its
-    performance alone (its drift was alerted on at its own run).
+    performance alone (its drift was alerted on at its own run). `defer`: what that finds is said in the
+    next call's message (the current run's), so a run sends one message, not one per window.
     """
 
     def __call__(self, summary: RunSummary, history: Sequence[RunSummary], *,
-                 only: Sequence[str] | None = None) -> list[AlertEntry]: ...
+                 only: Sequence[str] | None = None, defer: bool = False) -> list[AlertEntry]: ...
 
 
 class ReportBuilder(Protocol):

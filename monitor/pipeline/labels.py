@@ -128,15 +128,17 @@ def rescore_changed(cfg: ModelConfig, store: Store, before: datetime | None = No
 
 
 def alert_refreshed(cfg: ModelConfig, store: Store, refreshed: list[RunSummary],
-                    alert_hook: AlertHook | None) -> list[AlertEntry]:
-    """The performance alerts of re-scored windows, oldest first, each with its own earlier history."""
+                    alert_hook: AlertHook | None, *, defer: bool = False) -> list[AlertEntry]:
+    """The performance alerts of re-scored windows, oldest first, each with its own earlier history.
+
+    defer=True (inside a scheduled run): their news goes out in that run's one message."""
     if alert_hook is None or not refreshed:
         return []
     out: list[AlertEntry] = []
     for s in refreshed:
         history = [RunSummary.model_validate_json(r.summary_json) for r in store.list_runs(cfg.model, limit=40)
                    if r.window_start < s.window.start.replace(tzinfo=None)][:20]
-        raised = alert_hook(s, history, only=REFRESH_RULES)
+        raised = alert_hook(s, history, only=REFRESH_RULES, defer=defer)
         if raised:  # kept on the window itself: what was said about it after its run
             s.extra.setdefault("late_alerts", []).extend(a.model_dump() for a in raised)
             store.update_run_summary(s.run_id, s.model_dump_json())

@@ -248,7 +248,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     # Past windows first, oldest first, so their incidents move forward in time before this window's;
     # before the save, so the run's bytes include the refresh.
-    late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook) \
+    late = alert_refreshed(cfg, store, rescore_changed(cfg, store, before=start, now=now), alert_hook,
+                           defer=True) \
         if labels_ok else []
     phase("alerts")
     if alert_hook is not None:

@@ -82,7 +82,7 @@ def test_a_runs_bytes_include_the_late_label_refresh_and_alert_queries(cfg: Mode
     store.upsert_labels("labels", labels, "request_id")  # labels of day 1 arrive late
     seen: list[int] = []
 
-    def hook(summary: Any, history: Any) -> list[Any]:
+    def hook(summary: Any, history: Any, **_: Any) -> list[Any]:
         seen.append(store.queries)
         return []
 
