@@ -88,6 +88,16 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path: Path, module: str, line:
     assert contract in result.stdout and "BROKEN" in result.stdout
 
 
+def test_a_module_without_a_layer_breaks_the_layer_contract(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "monitor" / "stray.py").write_text('"""A room nobody placed."""\n')
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert "not listed as layers" in result.stdout and "monitor.stray" in result.stdout
+
+
 def test_each_vendor_sdk_is_imported_in_its_adapter_only() -> None:
     wrong = []
     for name, path in _modules().items():
