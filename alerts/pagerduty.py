@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from alerts.base import Message
+from alerts.http import post
 from alerts.redact import Redactor
 from monitor.config.defaults import HTTP_CHANNEL_TIMEOUT, PAGERDUTY_EVENTS_URL
-from monitor.errors import NotifierRejected, NotifierRetryable
 
 _ACTIONS = {"resolve": "resolve", "acknowledge": "acknowledge"}  # every other transition is news: trigger
 SEVERITY = {"critical": "critical", "warn": "warning", "resolved": "info", "info": "info"}
@@ -57,11 +55,4 @@ class PagerDutyNotifier:
     def send(self, message: Message) -> None:
         # A retry resends the events already accepted: PagerDuty de-duplicates them by dedup_key.
         for event in events_for(message, self._key):
-            try:
-                response = httpx.post(self._url, json=event, timeout=self._timeout)
-            except httpx.HTTPError as exc:
-                raise NotifierRetryable(f"pagerduty: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise NotifierRetryable(f"pagerduty: HTTP {response.status_code}: {self._redact(response.text)[:200]}")
-            if response.status_code >= 300:
-                raise NotifierRejected(f"pagerduty: HTTP {response.status_code}: {self._redact(response.text)[:200]}")
+            post("pagerduty", self._url, json=event, timeout=self._timeout, redact=self._redact)

@@ -11,12 +11,10 @@ import hashlib
 import hmac
 import json
 
-import httpx
-
 from alerts.base import Message
+from alerts.http import post
 from alerts.redact import Redactor
 from monitor.config.defaults import HTTP_CHANNEL_TIMEOUT
-from monitor.errors import NotifierRejected, NotifierRetryable
 
 SIGNATURE_HEADER = "X-Driftline-Signature"
 
@@ -53,11 +51,4 @@ class WebhookNotifier:
         body = body_for(message)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(self._secret, body),
                    "Idempotency-Key": message.idempotency_key}
-        try:
-            response = httpx.post(self._url, content=body, headers=headers, timeout=self._timeout)
-        except httpx.HTTPError as exc:
-            raise NotifierRetryable(f"webhook: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise NotifierRetryable(f"webhook: HTTP {response.status_code}: {self._redact(response.text)[:200]}")
-        if response.status_code >= 300:
-            raise NotifierRejected(f"webhook: HTTP {response.status_code}: {self._redact(response.text)[:200]}")
+        post("webhook", self._url, content=body, headers=headers, timeout=self._timeout, redact=self._redact)

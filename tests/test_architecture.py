@@ -28,7 +28,7 @@ SDK_HOMES = {
     "fastapi": ("monitor.api.app", "monitor.api.auth", "monitor.api.deps", "monitor.api.alerting"),
     "slack_sdk": ("alerts.slack",),
     "twilio": ("alerts.sms",),
-    "httpx": ("alerts.pagerduty", "alerts.webhook"),
+    "httpx": ("alerts.http",),
     "evidently": ("reports.evidently_report",),
     "plotly": ("reports.charts",),
     "rich": ("monitor.progress",),
