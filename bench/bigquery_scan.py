@@ -31,26 +31,15 @@ from monitor.config import load_model_config  # noqa: E402
 from monitor.demo import simulate  # noqa: E402
 from monitor.pipeline.run import run_window  # noqa: E402
 from monitor.sql.queries import Query  # noqa: E402
-from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout  # noqa: E402
+from monitor.stores.bigquery.store import PredictionsLayout  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.monitor.stores.emulator import Emulator  # noqa: E402
+from tests.monitor.stores.recording import RecordingStore  # noqa: E402
 
 MB = 10 * 2**20  # BigQuery's minimum billed per table referenced by a query
 # Logical bytes per value (BigQuery: numbers and timestamps 8; a STRING 2 + its UTF-8 length).
 SIZES = {"request_id": 22, "model_name": 16, "model_version": 4, "tire_type": 14, "label": 8, "labelled_at": 8}
 AWAITING = 14  # daily windows run before their labels arrive (the refresh looks back 14)
-
-
-class RecordingStore(BigQueryStore):
-    """The BigQuery store, keeping every query it sends."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[Query] = []
-
-    def _run(self, q: Query, what: str = "BigQuery query failed") -> Any:
-        self.sent.append(q)
-        return super()._run(q, what)
 
 
 def _names(sql: str, columns: list[str]) -> list[str]:

@@ -13,26 +13,14 @@ from monitor.config import ModelConfig, load_model_config
 from monitor.demo import simulate
 from monitor.errors import ConfigError, UnsafeIdentifier
 from monitor.pipeline.run import run_window
-from monitor.sql.queries import Query
 from monitor.stores.bigquery.store import BigQueryStore, PredictionsLayout
 from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import START, write_config
 from tests.monitor.stores.emulator import Emulator
+from tests.monitor.stores.recording import RecordingStore
 from tests.monitor.stores.test_bigquery import DAY_HIT, _assert_same_run
 
 _WRITES = re.compile(r"^\s*(MERGE|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP)\b", re.IGNORECASE)
-
-
-class RecordingStore(BigQueryStore):
-    """The BigQuery store, keeping the SQL of every query it sends (the client is the real one)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[Query] = []
-
-    def _run(self, q: Query, what: str = "BigQuery query failed") -> Any:
-        self.sent.append(q)
-        return super()._run(q, what)
 
 
 def _config(directory: Path, project: str, state: str, logs: str, labels: str) -> ModelConfig:
