@@ -164,7 +164,10 @@ def process_run(
         evaluated = [(name, rule, finding) for name, rule in config.rules().items()
                      if only is None or name in only
                      for finding in persisted_severity(name, rule, summary, earlier).values()]
-        routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed, past=only is not None)
+        # Incidents stepped by held windows are not saved yet: later steps start from them, not from the store.
+        unsaved = [*(hold.changed if hold else []), *(carry.changed if carry else [])]
+        routed = _step_all(summary, evaluated, state, key, end, now, outcome, changed, past=only is not None,
+                           unsaved=unsaved)
         if hold is not None:
             hold.routed += routed
             hold.changed += changed
@@ -221,12 +224,14 @@ class Held:
 
 def _step_all(summary: RunSummary, evaluated: Sequence[tuple[str, RuleBase, Finding]], state: AlertState,
               key: str, end: datetime, now: datetime, outcome: AlertOutcome,
-              changed: list[Incident], *, past: bool = False) -> list[tuple[Transition, RuleBase]]:
+              changed: list[Incident], *, past: bool = False,
+              unsaved: Sequence[Incident] = ()) -> list[tuple[Transition, RuleBase]]:
     """Steps every incident the run's findings touch; the transitions to send, each with its rule.
 
     `past`: a window re-scored for late labels, whose alerts list only what is news (its transitions).
     """
     known = {(i.rule, i.subject): i for i in state.incidents(summary.model)}
+    known.update({(i.rule, i.subject): i for i in unsaved})
     inhibited = inhibitions(summary, {(n, f.subject): f for n, _, f in evaluated})
     silences = state.silences(summary.model)
     routed: list[tuple[Transition, RuleBase]] = []

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from alerts.console import ConsoleNotifier
-from alerts.engine import process_run, run_key
+from alerts.engine import Held, process_run, run_key
 from monitor.config.alerts import AlertsConfig
 from monitor.stores.duckdb import DuckDBAlertState
 from tests.alerts.conftest import Harness, make_summary
@@ -245,3 +245,24 @@ def test_a_past_window_alerted_by_two_concurrent_refreshes_is_sent_once(
     # `only` keeps the other rules out: a past window's drift was alerted on at its own run.
     drifted = make_summary(1, {"force_z": 0.9})
     assert process_run(drifted, [], config, state, {"console": console}, None, "", only=("performance",)).alerts == []
+
+
+def test_late_label_news_held_for_the_run_is_one_message_with_one_open(
+        state: DuckDBAlertState, console: ConsoleNotifier, console_stream: io.StringIO) -> None:
+    drop = {"status": "provisional", "key_class": 0,
+            "coverage": {"labelled": 800, "predictions": 1000, "fraction": 0.8},
+            "metrics": {"recall_0": {"value": 0.28, "interval": [0.24, 0.32], "reference": 0.55, "verdict": "drop"}}}
+    held = Held()
+    config = AlertsConfig()
+    for day in (0, 1):  # two past windows re-scored in one run, both with the same drop
+        past = make_summary(day)
+        past.performance = drop
+        process_run(past, [], config, state, {"console": console}, None, "", only=("performance",), hold=held)
+    assert console_stream.getvalue() == "" and state.incidents("wheel-assembly") == []  # nothing sent or saved yet
+    assert [t.kind for t, _ in held.routed] == ["open"]  # the second window saw the first's unsaved incident
+    now = make_summary(2)
+    process_run(now, [], config, state, {"console": console}, None, "", carry=held)
+    assert console_stream.getvalue().count("[CRITICAL]") == 1  # the run's one message carries the late news
+    assert [(i.rule, i.status) for i in state.incidents("wheel-assembly") if i.rule == "performance"] == [
+        ("performance", "open")]
+    assert held.routed == [] and held.changed == []
