@@ -132,6 +132,8 @@ class CloudMonitoringSink:
                 )
             except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
                 raise _translate(exc, f"series {start}-{start + MAX_SERIES_PER_CALL}") from None
+            except Exception as exc:  # noqa: BLE001 - a malformed reply or a transport surprise is this sink's
+                raise NotifierRetryable(f"cloud monitoring: {type(exc).__name__}") from None
 
     def _series(self, p: MetricPoint, end_time: datetime) -> monitoring_v3.TimeSeries:
         value = {"int64_value": int(p.value)} if p.value_type == "INT64" else {"double_value": p.value}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -140,6 +140,7 @@ def process_run(
     only: Sequence[str] | None = None,
     hold: Held | None = None,
     carry: Held | None = None,
+    send: bool = True,
 ) -> AlertOutcome:
     """Alerts and metrics for one persisted run; history is the model's earlier summaries, newest first.
 
@@ -147,6 +148,7 @@ def process_run(
     `only` limits the rules (a past window re-scored for late labels: its performance); it writes no metrics.
     `hold` keeps such a window's transitions and incidents for the next call, whose `carry` sends them
     in its own message (one message per run) and saves them after its outbox rows, as it does its own.
+    send=False: the rows are enqueued, not sent; the run saves itself first, then calls `flush_outbox`.
     """
     now = utc((clock or (lambda: datetime.now(UTC)))())
     end = utc(summary.window.end)
@@ -202,16 +204,23 @@ def process_run(
     # outbox first: if the run dies before the incidents are saved, its retry enqueues the same keys
     enqueue(state, rows)
     state.save_incidents(changed)
-    if not notify:
+    if not notify or not send:
         return outcome
+    flushed = flush_outbox(summary.model, config, state, notifiers, metrics, now)
+    outcome.delivered, outcome.pending, outcome.failed = flushed.delivered, flushed.pending, flushed.failed
+    return outcome
+
+
+def flush_outbox(model: str, config: AlertsConfig, state: AlertState, notifiers: Mapping[str, Notifier],
+                 metrics: MetricsSink | None, now: datetime, *, only: Collection[str] | None = None) -> AlertOutcome:
+    """Sends a model's due pending rows (every run does, a new window or not); what was delivered, is
+    pending and was given up on in this pass."""
     senders = {name: _sender_for_notifier(n) for name, n in notifiers.items()}
     if metrics is not None:
         senders[metrics.name] = _sender_for_metrics(metrics)
-    result = flush(state, summary.model, senders, config.outbox, now)
-    outcome.delivered = [_report(r) for r in result.delivered]
-    outcome.pending = [_report(r) for r in result.pending]
-    outcome.failed = [_report(r) for r in result.failed]
-    return outcome
+    result = flush(state, model, senders, config.outbox, utc(now), only=only)
+    return AlertOutcome(delivered=[_report(r) for r in result.delivered],
+                        pending=[_report(r) for r in result.pending], failed=[_report(r) for r in result.failed])
 
 
 @dataclass
@@ -303,7 +312,19 @@ def notify_acknowledged(incident: Incident, config: AlertsConfig, state: AlertSt
                              payload=json.dumps(dataclasses.asdict(message)), window_end=incident.last_window_end,
                              position=0, created_at=now))
     enqueue(state, rows)
-    senders = {n: _sender_for_notifier(notifiers[n]) for n in ACK_CHANNELS if n in notifiers}
-    result = flush(state, incident.model, senders, config.outbox, now, only=set(senders))
-    return AlertOutcome(delivered=[_report(r) for r in result.delivered],
-                        pending=[_report(r) for r in result.pending], failed=[_report(r) for r in result.failed])
+    acks = {n: notifiers[n] for n in ACK_CHANNELS if n in notifiers}
+    return flush_outbox(incident.model, config, state, acks, None, now, only=set(acks))
+
+
+def notify_message(message: Message, channels: Sequence[str], config: AlertsConfig, state: AlertState,
+                   notifiers: Mapping[str, Notifier], now: datetime) -> AlertOutcome:
+    """One message outside a run's grouping (a failed run) on some channels, through the outbox:
+    keyed by the message's idempotency key, so telling it again enqueues nothing new."""
+    now = utc(now)
+    rows = [Delivery(key=f"{message.idempotency_key}|{channel}", model=message.model, run_key=message.idempotency_key,
+                     rule=message.rule, subject=message.subject, channel=channel, severity=message.severity,
+                     payload=json.dumps(dataclasses.asdict(message)), window_end=now, position=i, created_at=now)
+            for i, channel in enumerate(channels)]
+    enqueue(state, rows)
+    return flush_outbox(message.model, config, state, {c: notifiers[c] for c in channels}, None, now,
+                        only=set(channels))

@@ -16,6 +16,8 @@ def post(channel: str, url: str, *, timeout: float, redact: Redactor, **request:
         response = httpx.post(url, timeout=timeout, **request)
     except httpx.HTTPError as exc:
         raise NotifierRetryable(f"{channel}: {type(exc).__name__}: {redact(str(exc))[:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else the transport raises is this channel's, not the run's
+        raise NotifierRetryable(f"{channel}: {type(exc).__name__}: {redact(str(exc))[:200]}") from None
     if response.status_code == 429 or response.status_code >= 500:
         raise NotifierRetryable(f"{channel}: HTTP {response.status_code}: {redact(response.text)[:200]}")
     if response.status_code >= 300:

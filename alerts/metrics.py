@@ -33,6 +33,8 @@ METRICS: dict[str, MetricSpec] = {
     "run_success": MetricSpec("1 when the run reached a verdict, 0 for insufficient data.", "INT64"),
     "performance": MetricSpec("A model performance metric, realized or estimated.", labels=("metric", "source")),
     "bytes_processed": MetricSpec("Bytes the run's queries processed (BigQuery's job statistics).", "INT64"),
+    "alerts_undelivered": MetricSpec("The run's alerts not delivered: pending (retried) or failed (given up; "
+                                     "`driftline outbox retry`).", "INT64", ("state",)),
 }
 
 
@@ -51,6 +53,10 @@ def points_for(summary: RunSummary) -> list[MetricPoint]:
         _point("rows_rejected", summary.rows_rejected, base),
         _point("run_success", int(summary.status == "ok"), base),
     ]
+    deliveries = summary.extra.get("deliveries")
+    if isinstance(deliveries, dict):  # known once the run's outbox pass is done (Prometheus; not the run's own points)
+        for state in ("pending", "failed"):
+            points.append(_point("alerts_undelivered", len(deliveries.get(state) or []), base, state=state))
     if isinstance(summary.extra.get("bytes_processed"), int):
         points.append(_point("bytes_processed", summary.extra["bytes_processed"], base))
     for v in summary.features:

@@ -29,7 +29,7 @@ from slack_sdk.webhook import WebhookClient
 
 from alerts.base import Message
 from alerts.redact import Redactor, redacting_logger
-from monitor.errors import NotifierRejected, NotifierRetryable
+from monitor.errors import NotifierError, NotifierRejected, NotifierRetryable
 
 # Slack error codes that may pass on their own; anything else is a configuration problem
 _TRANSIENT = {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
@@ -46,12 +46,14 @@ class CappedRateLimitHandler(RateLimitErrorRetryHandler):
 
     @staticmethod
     def _retry_after(response: HttpResponse) -> float:
+        """Retry-After in seconds; a malformed one (negative, not a number, infinite) counts as 1 s."""
         for key, values in response.headers.items():
             if key.lower() == "retry-after" and values:
                 try:
-                    return float(values[0])
+                    wait = float(values[0])
                 except ValueError:
                     break
+                return wait if 0 <= wait < float("inf") else 1.0
         return 1.0
 
     def _can_retry(
@@ -188,6 +190,8 @@ class SlackNotifier:
                 return
             assert self._web is not None
             self._web.chat_postMessage(channel=self._channel or "", text=text, blocks=blocks)
+        except NotifierError:
+            raise  # _fail's own verdict on a webhook reply
         except SlackApiError as exc:
             status = exc.response.status_code
             error = exc.response.get("error", "") if isinstance(exc.response.data, dict) else ""
@@ -196,6 +200,8 @@ class SlackNotifier:
             raise NotifierRetryable(
                 f"slack: {type(exc).__name__}: {self._redact(str(exc))[:200]}"
             ) from None
+        except Exception as exc:  # noqa: BLE001 - a malformed reply (bad JSON, header) is Slack's, not the run's
+            raise NotifierRetryable(f"slack: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
 
     def _fail(self, status: int, error: str) -> None:
         detail = self._redact(f"slack: HTTP {status} {error}".strip())

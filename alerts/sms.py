@@ -8,6 +8,9 @@ outbox row separate, so a retry never pages a recipient twice.
 
 from __future__ import annotations
 
+import json
+import logging
+
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -17,6 +20,7 @@ from alerts.redact import Redactor, redacting_logger
 from monitor.config.channels import mask_phone, valid_e164
 from monitor.errors import NotifierRejected, NotifierRetryable
 
+log = logging.getLogger("driftline.alerts")
 SEGMENT = 160  # one GSM-7 SMS segment
 # GSM-7 basic set, ASCII part; ^{}\[]~| are 2-septet escapes and best avoided
 _GSM_ASCII = set(" !\"#%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz\n$")
@@ -85,4 +89,10 @@ class SmsNotifier:
                 raise NotifierRetryable(detail) from None
             raise NotifierRejected(detail) from None
         except (TwilioException, OSError) as exc:
+            raise NotifierRetryable(f"twilio: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
+        except json.JSONDecodeError:
+            # The client checks the status before it parses the body: a body that is not JSON came with a
+            # 2xx, so Twilio accepted the message. Sending it again would page the recipient twice.
+            log.warning("twilio accepted the SMS to %s but its reply was not JSON", mask_phone(self._to))
+        except Exception as exc:  # noqa: BLE001 - anything else is this channel's, never the run's
             raise NotifierRetryable(f"twilio: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None

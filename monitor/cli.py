@@ -60,13 +60,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
     failures: list[RunFailure] = []
+    configs = _configs(args)
+    service.check_at(configs, args.at, args.model)  # outside [first logged row, now]: exit 2, naming the range
     with _quiet_stdout(args):
-        summaries = service.run(_configs(args), at=args.at, model=args.model, failures=failures)
+        summaries = service.run(configs, at=args.at, model=args.model, failures=failures)
     _emit(summaries, args.json, quiet=args.quiet)
     for f in failures:
         _err(f"driftline: {f.line()}")
     if any(f.retryable for f in failures):
         return 3  # the store: a retry may succeed
+    if failures and all(f.status == "in_progress" for f in failures):
+        return 4
     return 1 if failures else _failed(summaries, args.fail_on)
 
 
@@ -79,34 +83,19 @@ def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from monitor.api import wiring as service
-    from monitor.progress import progress, wanted
+    from monitor.cli_ops import backfill
 
-    configs = _configs(args)
-    chosen = [c for c in configs.values() if not args.model or c.model == args.model]
-    plan = []  # (config, window end), in order
-    for cfg in chosen:
-        at = args.start + cfg.window.duration
-        while at <= args.end:
-            plan.append((cfg, at))
-            at += cfg.window.duration
-    out: list[RunSummary] = []
-    show = not args.json and not args.quiet
-    with _quiet_stdout(args), progress(f"backfill {len(plan)} windows", len(plan), unit="windows",
-                                       enabled=wanted(args.quiet or args.json)) as advance:
-        for i, (cfg, at) in enumerate(plan, 1):
-            if args.verbose:
-                _err(f"backfill {cfg.model}: window {i}/{len(plan)} {at - cfg.window.duration:%Y-%m-%d %H:%M}"
-                     f" → {at:%Y-%m-%d %H:%M}")
-            done = service.run({cfg.model: cfg}, at=at, notify=args.notify)
-            out += done
-            if show:
-                for s in done:
-                    print_summary(s)  # each window's table as it finishes
-            advance(1)
+    with _quiet_stdout(args):
+        out, failed = backfill(args, _configs(args))
     if args.json:
         _emit(out, True)
-    return _failed(out, args.fail_on)
+    return 1 if failed else _failed(out, args.fail_on)
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from monitor.cli_ops import outbox
+
+    return outbox(args, _configs(args))
 
 
 def _rows_in(path: Path) -> int | None:
@@ -257,9 +246,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 EPILOG = """exit status:
   0  done (and nothing that --fail-on names was found)
-  1  --fail-on drift|alert was given and a run found drift or raised an alert, or a model's run failed
+  1  --fail-on drift|alert was given and a run found drift or raised an alert, or a model's run
+     (or a backfill's window) failed
   2  usage or config error (a bad flag, an invalid model config)
-  3  the store is unavailable or a configured table is missing (worth retrying)"""
+  3  the store is unavailable or a configured table is missing (worth retrying)
+  4  run: another caller is running the same window; its result will be stored (retry in a minute)"""
 
 
 def _version() -> str:
@@ -337,6 +328,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--notify", action="store_true",
                    help="send alerts through the live channels (by default history is stored, nothing is sent)")
     b.set_defaults(func=cmd_backfill)
+    o = add("outbox", "alerts given up on (bad credentials, ...): list them, or re-queue and send them")
+    o.add_argument("action", choices=["list", "retry"], help="list the failed deliveries, or retry them now")
+    with_configs(o)
+    o.add_argument("--channel", help="only this channel (slack, sms, pagerduty, webhook, ...)")
+    o.set_defaults(func=cmd_outbox)
     f = add("refresh", "re-score stored windows whose labels changed, and alert on them")
     with_configs(f)
     f.add_argument("--from", dest="start", type=_when, metavar="TIME",

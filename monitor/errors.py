@@ -9,6 +9,8 @@
     ├── IngestError                a file could not be ingested at all
     ├── UnknownStatistic           a registry lookup failed (lists the valid keys)
     ├── InsufficientData           a window or reference too small to decide
+    ├── InvalidWindow              `at` outside [first logged row, now], or a window still open
+    ├── RunInProgress              another caller holds the (model, window) lease; retry later
     ├── NotifierError              a channel failed to deliver
     │   ├── NotifierRetryable      try again later (429, 5xx, UNAVAILABLE)
     │   └── NotifierRejected       given up (bad token, invalid number, INVALID_ARGUMENT)
@@ -54,6 +56,14 @@ class UnknownStatistic(DriftlineError):
 
 class InsufficientData(DriftlineError):
     """A window or reference too small to reach a verdict."""
+
+
+class InvalidWindow(DriftlineError):
+    """A run asked for a window that cannot be judged (outside the logged range, or not yet complete)."""
+
+
+class RunInProgress(DriftlineError):
+    """Another caller holds the lease of this (model, window) run; its result will be stored."""
 
 
 class NotifierError(DriftlineError):

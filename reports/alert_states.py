@@ -41,6 +41,23 @@ def suppressed_html(s: RunSummary) -> str:
     return ("<h2>Not sent</h2><ul id=suppressed>" + "".join(items) + "</ul>") if items else ""
 
 
+def deliveries_html(s: RunSummary) -> str:
+    """Alerts of this run's outbox pass not delivered: given up on (with the reason; `driftline outbox retry`
+    re-queues them once fixed) or still pending (retried by the next run)."""
+    d = s.extra.get("deliveries") or {}
+    items = [f"<li class='delivery state-{state}'>{_badge(state)} {_e(x.get('channel'))}: {_e(x.get('rule'))} / "
+             f"{_e(x.get('subject'))} after {_e(x.get('attempts'))} attempts: {_e(x.get('error'))}</li>"
+             for state in ("failed", "pending") for x in d.get(state) or []]
+    note = ("<p class=note>Failed alerts stay in the outbox: fix the channel, then "
+            "<code>driftline outbox retry --channel NAME</code>.</p>" if d.get("failed") else "")
+    return ("<h2>Undelivered alerts</h2><ul id=deliveries>" + "".join(items) + "</ul>" + note) if items else ""
+
+
+def failed_count(s: RunSummary) -> int:
+    """How many of the run's alerts were given up on (the overview's and /metrics' count)."""
+    return len((s.extra.get("deliveries") or {}).get("failed") or [])
+
+
 def ack_page(model: str, open_incidents: Sequence[dict[str, Any]], done: dict[str, Any] | None = None) -> str:
     """The confirm page an alert's "Acknowledge" link lands on: the model's open incidents, one button each."""
     rows = []

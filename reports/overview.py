@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.schema.summary import RunSummary
+from reports.alert_states import failed_count
 from reports.charts import scripts, spark_chart
 from reports.html import e, page
 
@@ -48,6 +49,11 @@ def key_metric(s: RunSummary) -> tuple[str, float | None, str]:
     return "", None, ""
 
 
+def _undelivered(s: RunSummary) -> str:
+    n = failed_count(s)
+    return f" <span class='badge b-warn' title='driftline outbox retry'>{n} alerts failed</span>" if n else ""
+
+
 def overview_page(rows: Sequence[ModelRow]) -> str:
     """The models table, then for each model its drift share and key metric over its recent windows."""
     lines, trends = [], []
@@ -67,7 +73,7 @@ def overview_page(rows: Sequence[ModelRow]) -> str:
             f"<tr data-model='{e(row.model)}' data-status='{e(st)}'>"
             f"<td><a href='/report/{e(latest.run_id)}'>{e(row.model)}</a></td>"
             f"<td>{e(latest.window.start.strftime('%Y-%m-%d %H:%M'))} → {e(latest.window.end.strftime('%m-%d %H:%M'))}</td>"
-            f"<td>{badge}</td><td>{len(row.open_incidents)}</td><td>{latest.rows:,}</td>"
+            f"<td>{badge}</td><td>{len(row.open_incidents)}{_undelivered(latest)}</td><td>{latest.rows:,}</td>"
             f"<td>{'—' if cov is None else f'{cov:.0%}'}</td>"
             f"<td>{e(metric)} {'' if value is None else f'{value:.3f}'} <span class=note>{e(source)}</span></td>"
             f"<td class=note>{e(drifted) or '—'}</td></tr>")

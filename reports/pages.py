@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.schema.summary import FeatureVerdict, RunSummary
-from reports.alert_states import incidents_html, suppressed_html
+from reports.alert_states import deliveries_html, incidents_html, suppressed_html
 from reports.charts import scripts
 from reports.evidence import distributions, evidently_section, feature_link, performance_trends, trends
 from reports.html import e, num, page
@@ -93,7 +93,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     runs = sorted([*history, s], key=lambda r: r.window.start)[-60:]
     pictures = distributions(s) + trends(s, runs) + performance_trends(runs)
     body = (head + _headline(s) + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
-            + incidents_html(open_incidents) + suppressed_html(s)
+            + incidents_html(open_incidents) + suppressed_html(s) + deliveries_html(s)
             + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
             + _history(history))
     return _page(f"Driftline · {s.model}", body, head=scripts())

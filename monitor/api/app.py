@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def run(_: Any = runner, model: str | None = None, at: datetime | None = None) -> Any:
         if model is not None and model not in state.configs:
             raise ConfigError(f"unknown model {model!r}; configured: {sorted(state.configs)}")
+        service.check_at(state.configs, at, model)  # outside [first logged row, now]: 400 with the range
         failures: list[RunFailure] = []
         summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url,
                                 report_dir=state.settings.report_dir, failures=failures)
@@ -107,6 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # stored, so the retry returns them without running them again.
             return JSONResponse({"error": retry[0].error, "detail": retry[0].detail, "model": retry[0].model,
                                  "phase": retry[0].phase, "results": body}, status_code=503)
+        busy = [f for f in failures if f.status == "in_progress"]
+        if busy:
+            # Another caller (a Cloud Run instance, a manual trigger) is running the window: its result
+            # will be stored, and a retry returns it.
+            return JSONResponse({"error": "RunInProgress", "detail": busy[0].detail, "model": busy[0].model,
+                                 "results": body}, status_code=409)
         return body
 
     def _summaries(model: str | None, limit: int, offset: int) -> list[RunSummary]:

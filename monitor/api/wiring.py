@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alerts.base import MetricsSink, Notifier
 from monitor.config import ModelConfig
@@ -14,8 +15,12 @@ from monitor.errors import ConfigError, DriftlineError
 from monitor.pipeline.base import AlertHook
 from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.run import run_models
+from monitor.schema.alerting import AlertState
 from monitor.schema.summary import AlertEntry, RunSummary
 from monitor.stores.base import Store
+
+if TYPE_CHECKING:
+    from alerts.engine import Held
 
 _stores: dict[str, Store] = {}
 _known: dict[str, ModelConfig] = {}  # every loaded model, so a shared store knows all their tables
@@ -70,7 +75,7 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: boo
     notify=False (a backfill): incidents are evaluated and stored, nothing is sent.
     """
     from alerts.channels import build_metrics_sink, build_notifiers
-    from alerts.engine import Held, process_run
+    from alerts.engine import Held
 
     if not cfg.alerts.enabled:
         return None
@@ -80,21 +85,40 @@ def alert_hook(cfg: ModelConfig, store: Store, public_url: str = "", notify: boo
     notifiers, metrics = _notifiers[cfg.model]
     base = cfg.report.base_url or public_url
 
-    held = Held()  # late-label news of past windows, said in the current run's message
+    return _RunAlerts(cfg, state, notifiers, metrics, base, notify, Held())
 
-    def hook(summary: RunSummary, history: Sequence[RunSummary], *,
-             only: Sequence[str] | None = None, defer: bool = False) -> list[AlertEntry]:
+
+class _RunAlerts:
+    """A model's alert hook: the run calls it to fill the outbox, saves itself, then calls `flush` to send."""
+
+    def __init__(self, cfg: ModelConfig, state: AlertState, notifiers: dict[str, Notifier],
+                 metrics: MetricsSink | None, base: str, notify: bool, held: Held) -> None:
+        self.cfg, self.state, self.notifiers, self.metrics = cfg, state, notifiers, metrics
+        self.base, self.notify, self.held = base, notify, held
+
+    def __call__(self, summary: RunSummary, history: Sequence[RunSummary], *,
+                 only: Sequence[str] | None = None, defer: bool = False) -> list[AlertEntry]:
+        from alerts.engine import process_run
+
+        cfg = self.cfg
         if only is not None and defer:
-            return process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only,
-                               notify=notify, hold=held).alerts
-        out = process_run(summary, history, cfg.alerts, state, notifiers, metrics, base, only=only,
-                          notify=notify, carry=held)
+            return process_run(summary, history, cfg.alerts, self.state, self.notifiers, self.metrics, self.base,
+                               only=only, notify=self.notify, hold=self.held, send=False).alerts
+        out = process_run(summary, history, cfg.alerts, self.state, self.notifiers, self.metrics, self.base,
+                          only=only, notify=self.notify, carry=self.held, send=False)
         if only is None:
-            summary.extra["deliveries"] = out.summary_extra()
             summary.extra["suppressed"] = out.suppressed_extra()
         return out.alerts
 
-    return hook
+    def flush(self) -> dict[str, list[dict[str, object]]] | None:
+        """Send the model's due outbox rows (after the run is saved); what is pending or given up on."""
+        from alerts.engine import flush_outbox
+
+        if not self.notify:
+            return None
+        out = flush_outbox(self.cfg.model, self.cfg.alerts, self.state, self.notifiers, self.metrics,
+                           datetime.now(UTC))
+        return out.summary_extra()
 
 
 def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
@@ -108,10 +132,12 @@ def open_incidents(cfg: ModelConfig, store: Store) -> list[dict[str, str]]:
 
 
 def failure_alert(cfg: ModelConfig, failed: RunFailure, at: datetime | None = None) -> None:
-    """A model's failed run, told on its warn channels once per model, phase and error until it runs again."""
+    """A model's failed run, told on its warn channels once per model, phase and error until it runs again,
+    through the outbox (so a retry of the same failure is not told twice); straight to the channels only
+    when the store itself is down."""
     from alerts.base import Message
     from alerts.channels import build_notifiers
-    from alerts.engine import expand_channels
+    from alerts.engine import expand_channels, notify_message
     from monitor.config.alerts import SeverityChannels
     from monitor.errors import NotifierError
 
@@ -126,17 +152,32 @@ def failure_alert(cfg: ModelConfig, failed: RunFailure, at: datetime | None = No
     except DriftlineError:
         pass  # the store itself is down: tell anyway, nothing to remember it in
     notifiers = build_notifiers(cfg.channels)
+    now = at or datetime.now(UTC)
     message = Message(model=cfg.model, severity="critical", rule="run_failed", subject=failed.phase,
                       headline=f"{cfg.model}: run failed in {failed.phase}: {failed.error}",
-                      lines=(failed.detail[:500], failed.do))
-    for name in expand_channels(SeverityChannels().warn, list(notifiers)):
-        try:
-            notifiers[name].send(message)
-        except NotifierError:
-            continue  # one channel's trouble must not hide the failure from the others
+                      lines=(failed.detail[:500], failed.do), idempotency_key=key)
+    channels = expand_channels(SeverityChannels().warn, list(notifiers))
     if state is not None:
         with contextlib.suppress(DriftlineError):
-            state.set_meta(key, (at or datetime.now(UTC)).isoformat())
+            notify_message(message, channels, cfg.alerts, state, notifiers, now)
+            state.set_meta(key, now.isoformat())
+            return
+    for name in channels:
+        try:
+            notifiers[name].send(message)
+        except (NotifierError, Exception):  # noqa: BLE001 - one channel's trouble must not hide the failure
+            continue
+
+
+def check_at(configs: dict[str, ModelConfig], at: datetime | None, model: str | None = None) -> None:
+    """POST /run's and `driftline run`'s one check of `at`: InvalidWindow names the valid range."""
+    from monitor.pipeline.windows import check_at as check
+
+    if at is None:
+        return
+    for cfg in configs.values():
+        if model is None or cfg.model == model:
+            check(cfg, open_store(cfg), at)
 
 
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,

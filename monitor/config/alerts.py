@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.config.common import Duration
+from monitor.config.defaults import OUTBOX_CLAIM_TTL, OUTBOX_MAX_AGE, OUTBOX_RETENTION
 
 Level = Literal["warn", "critical"]
 CHANNELS_WITHOUT_WARN = frozenset({"sms"})  # SMS pages carry critical alerts only
@@ -210,7 +211,9 @@ class OutboxPolicy(BaseModel):
     backoff_base: Duration = timedelta(minutes=1)
     backoff_max: Duration = timedelta(hours=1)
     max_attempts: int = Field(default=10, ge=1)
-    max_age: Duration = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25h
+    max_age: Duration = OUTBOX_MAX_AGE  # counted from the row's creation (metrics: at most METRICS_MAX_AGE)
+    claim_ttl: Duration = OUTBOX_CLAIM_TTL
+    retention: Duration = OUTBOX_RETENTION  # delivered and failed rows are pruned after this
 
 
 Route.model_rebuild()

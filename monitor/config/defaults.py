@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 # window:
 MIN_ROWS = 200  # fewer valid values than this in a window (or the reference) is "insufficient data"
 LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
@@ -39,3 +41,11 @@ VOLUME_HISTORY = 7  # recent non-empty windows whose median row count is the exp
 VOLUME_MIN_HISTORY = 3  # ... once at least this many exist (else the reference's rate, if it has timestamps)
 # ingest:
 MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a file's rows than this are rejected
+# one run per window, nothing lost or twice (monitor/pipeline/lease.py, alerts/outbox.py; docs/reliability.md):
+WINDOW_GRACE = "15m"  # a window is run only this long after its end, so late logs still count
+LEASE_TTL = "30m"  # a (model, window) lease left by a killed run is taken over after this
+LEASE_WAIT = 5.0  # seconds a second caller waits for the running run's result before answering "in progress"
+OUTBOX_MAX_AGE = timedelta(hours=72)  # from a row's creation: outlives a day of scheduler retries
+METRICS_MAX_AGE = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25 h
+OUTBOX_CLAIM_TTL = timedelta(minutes=5)  # a row claimed by a sender that died is tried again after this
+OUTBOX_RETENTION = timedelta(days=30)  # delivered and failed outbox rows are pruned after this

@@ -182,8 +182,10 @@ class WindowConfig(Strict):
     alignment: Literal["start_of_day", "length"] = "length"  # windows end on multiples of length
     min_rows: int = Field(default=MIN_ROWS, ge=1)
     expected_rows: int | None = Field(default=None, ge=1)
+    grace: str = defaults.WINDOW_GRACE  # a window is run only this long after its end (late logs)
+    lease_ttl: str = defaults.LEASE_TTL  # a killed run's (model, window) lease expires after this
 
-    @field_validator("length")
+    @field_validator("length", "grace", "lease_ttl")
     @classmethod
     def _length(cls, v: str) -> str:
         parse_duration(v)
@@ -192,6 +194,14 @@ class WindowConfig(Strict):
     @property
     def duration(self) -> timedelta:
         return parse_duration(self.length)
+
+    @property
+    def grace_duration(self) -> timedelta:
+        return parse_duration(self.grace)
+
+    @property
+    def lease_duration(self) -> timedelta:
+        return parse_duration(self.lease_ttl)
 
 
 class KindDrift(Strict):

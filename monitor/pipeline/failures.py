@@ -10,7 +10,7 @@ from contextvars import ContextVar
 
 from pydantic import BaseModel
 
-from monitor.errors import ConfigError, StoreUnavailable, TableNotFound
+from monitor.errors import ConfigError, InvalidWindow, RunInProgress, StoreUnavailable, TableNotFound
 
 _PHASE: ContextVar[str] = ContextVar("driftline_phase", default="start")
 
@@ -32,12 +32,20 @@ class RunFailure(BaseModel):
     status: str = "failed"
 
     def line(self) -> str:
+        if self.status == "in_progress":
+            return f"{self.model}: run in progress elsewhere: {self.detail} ({self.do})"
         return f"{self.model}: run failed in {self.phase}: {self.error}: {self.detail} ({self.do})"
 
 
 def failure(model: str, exc: BaseException) -> RunFailure:
     """The failure of a model's run from the exception it ended with, in the phase it had reached."""
-    if isinstance(exc, StoreUnavailable):
+    status = "failed"
+    if isinstance(exc, RunInProgress):
+        do = "another caller is running this window; its result will be stored: retry in a minute"
+        status = "in_progress"
+    elif isinstance(exc, InvalidWindow):
+        do = "choose an `at` inside the valid range"
+    elif isinstance(exc, StoreUnavailable):
         do = "the store is unreachable; a retry may succeed"
     elif isinstance(exc, TableNotFound):
         do = "check the table names (`driftline check`) or ingest data; a retry succeeds once the table exists"
@@ -46,4 +54,4 @@ def failure(model: str, exc: BaseException) -> RunFailure:
     else:
         do = "unexpected: please report it with the service log of this run"
     return RunFailure(model=model, phase=_PHASE.get(), error=type(exc).__name__, detail=str(exc) or repr(exc),
-                      retryable=isinstance(exc, (StoreUnavailable, TableNotFound)), do=do)
+                      retryable=isinstance(exc, (StoreUnavailable, TableNotFound)), do=do, status=status)

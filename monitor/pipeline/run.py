@@ -1,7 +1,8 @@
 """One run of one model's window: the function the API, the CLI and the tests all call.
 
-choose the window -> reference specs (fixed once) -> one SQL scan of the window -> compare
-and decide -> Evidently report on bounded samples -> alerts (incidents + outbox) -> persist.
+take the (model, window) lease -> choose the window (complete, past its grace) -> reference specs
+(fixed once) -> one SQL scan of the window -> compare and decide -> Evidently report on bounded
+samples -> alerts (incidents + outbox rows) -> persist -> send the outbox -> release the lease.
 A run is idempotent per (model, window): a second call returns the stored summary.
 """
 
@@ -28,12 +29,14 @@ from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
 from monitor.pipeline.failures import RunFailure, failure, phase
+from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.labels import alert_refreshed, label_time, rescore_changed, settled
 from monitor.pipeline.models import require_runnable
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.volume import expected_rows, missed_windows
-from monitor.pipeline.windows import run_id_for, utcnow, window_for
+from monitor.pipeline.windows import complete_at, run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate, out_of_range_rate
+from monitor.schema import faults
 from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
 from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
 from monitor.sql import profiler as profiling
@@ -98,19 +101,38 @@ def _shift(ref: NumericProfile | CategoricalProfile, cur: NumericProfile | Categ
 def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
                alert_hook: AlertHook | None = None, report_dir: Path | None = None,
                report_builder: ReportBuilder | None = None) -> RunSummary:
-    """Run (or return the stored run of) the window ending at or before `at`."""
-    start, end = window_for(cfg, at)
+    """Run (or return the stored run of) the latest complete window ending at or before `at`.
+
+    Under the (model, window) lease: a concurrent caller waits for this one's result or is told the
+    run is in progress. The run is saved before its alerts are sent, and every call, a new window or
+    not, sends the model's pending outbox rows.
+    """
+    wall = utcnow()
+    start, end = window_for(cfg, complete_at(cfg, at, wall))
     run_id = run_id_for(cfg, start, end)
     bytes_before = store.bytes_processed  # from the first query: the lookup of a stored run counts too
-    stored = store.get_run(run_id)
-    now = at or utcnow()
-    if stored is not None:
-        log.info("run %s exists; re-scoring its performance only", run_id, extra={"run_id": run_id})
-        with run_context(run_id):
-            return rescore_window(cfg, store, stored, now, alert_hook)
+    now = at or wall
     with run_context(run_id):
-        return _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, now,
-                    bytes_before)
+        with lease_of(store, run_id, cfg, wall) as owner:
+            stored = store.get_run(run_id)
+            if stored is not None:
+                if owner is None:  # the run that held the lease finished meanwhile: its result stands
+                    summary = RunSummary.model_validate_json(stored.summary_json)
+                else:
+                    log.info("run %s exists; re-scoring its performance only", run_id, extra={"run_id": run_id})
+                    summary = rescore_window(cfg, store, stored, now, alert_hook)
+                fresh = False
+            else:
+                faults.reached("after_lease")
+                summary = _run(cfg, store, start, end, run_id, alert_hook, report_dir, report_builder, now,
+                               bytes_before)
+                fresh = True
+            faults.reached("before_release")
+        sent = flush_outbox(alert_hook)
+        if fresh and sent is not None:
+            summary.extra["deliveries"] = sent
+            store.update_run_summary(run_id, summary.model_dump_json())
+    return summary
 
 
 def rescore_window(cfg: ModelConfig, store: Store, stored: RunRecord, now: datetime,
@@ -156,6 +178,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
                  and config_column(s.expr) else s for s in specs]
     phase("profile")
     window = profiling.profile(store, src, specs)
+    faults.reached("after_profile")
     past = [(r, RunSummary.model_validate_json(r.summary_json).rows)
             for r in store.list_runs(cfg.model, limit=20) if r.window_start < start]
     expected, expected_from = expected_rows(cfg, store, past, ref_cols)
@@ -259,6 +282,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     # Every query of the run but the one-row MERGE that saves it (which cannot count itself).
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     phase("persist")
+    faults.reached("before_save")
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -266,6 +290,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         existing = store.get_run(run_id)
         assert existing is not None
         return RunSummary.model_validate_json(existing.summary_json)
+    faults.reached("after_save")
     log.info("run %s: %d rows, drift share %.2f", run_id, summary.rows, share, extra={"run_id": run_id})
     return summary
 
@@ -356,7 +381,7 @@ def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig
             store = store_for(cfg)
             hook = alert_hook_for(cfg, store) if alert_hook_for else None
             lock = getattr(store, "lock", None) or contextlib.nullcontext()
-            with lock:  # one run at a time per embedded store
+            with lock:  # one run at a time per embedded store's connection; the lease covers the rest
                 out.append(run_window(cfg, store, at, alert_hook=hook,
                                       report_dir=report_dir / cfg.model if report_dir else None,
                                       report_builder=report_builder))
@@ -365,9 +390,9 @@ def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig
                 raise
             failed = failure(cfg.model, exc)
             log.error("model %s: %s", cfg.model, failed.line(), exc_info=not failed.retryable and
-                      failed.error not in ("ConfigError", "TableNotFound"))
+                      failed.error not in ("ConfigError", "TableNotFound", "RunInProgress", "InvalidWindow"))
             failures.append(failed)
-            if on_failure is not None:
+            if on_failure is not None and failed.status == "failed":  # a run in progress is no failure
                 try:
                     on_failure(cfg, failed)
                 except Exception as alert_exc:  # telling about a failure must not stop the other models

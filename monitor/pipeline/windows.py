@@ -1,10 +1,13 @@
-"""Which window a run is about: aligned on its length (or midnight UTC), and its run id."""
+"""Which window a run is about: aligned on its length (or midnight UTC), complete (past its grace), and its run id."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from monitor.config import ModelConfig
+from monitor.errors import InvalidWindow
+from monitor.sql.bookkeeping import first_logged_query
+from monitor.stores.base import Store
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -30,3 +33,40 @@ def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, 
 
 def run_id_for(cfg: ModelConfig, start: datetime, end: datetime) -> str:
     return f"{cfg.model}-{start:%Y%m%dT%H%M}Z-{cfg.window.length}"
+
+
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
+def complete_at(cfg: ModelConfig, at: datetime | None, now: datetime) -> datetime:
+    """The moment whose latest window is complete: `at`, but never later than now less the window's grace.
+
+    An `at` in the future is refused (its window is still open: judged, it would be stored for good).
+    """
+    if at is not None and _naive(at) > now:
+        raise InvalidWindow(f"at={_naive(at).isoformat()} is in the future: its window is not complete yet "
+                            f"(valid: up to now, {now.isoformat(timespec='seconds')})")
+    return min(_naive(at) if at is not None else now, now - cfg.window.grace_duration)
+
+
+def check_at(cfg: ModelConfig, store: Store, at: datetime, now: datetime | None = None) -> None:
+    """`at` must lie in [first logged row, now]: InvalidWindow names the valid range otherwise.
+
+    The one check of `at` that POST /run and `driftline run` share (the first row is read only when
+    `at` is given, so a scheduled run pays no query for it).
+    """
+    now = now or utcnow()
+    naive = _naive(at)
+    p = cfg.predictions
+    first = None
+    if store.exists(p.table):
+        rows = store.query(first_logged_query(store.dialect, store.table(p.table), p.timestamp, p.model_column,
+                                              cfg.model))
+        first = rows[0]["first_ts"] if rows else None
+    lower = _naive(first) if first is not None else EPOCH  # no logs yet: at least nothing before 1970
+    if naive < lower or naive > now:
+        since = lower.isoformat() if first is not None else f"{EPOCH.isoformat()} (nothing is logged yet)"
+        raise InvalidWindow(f"at={naive.isoformat()} is outside the valid range [{since}, "
+                            f"{now.isoformat(timespec='seconds')}] of model {cfg.model!r} "
+                            "(from its first logged row to now)")

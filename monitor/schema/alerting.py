@@ -66,6 +66,8 @@ class Delivery:
     next_attempt_at: datetime | None = None
     last_error: str = ""
     delivered_at: datetime | None = None
+    claimed_by: str = ""  # the sender that claimed the row for one attempt, until claimed_until
+    claimed_until: datetime | None = None
 
 
 class AlertState(Protocol):
@@ -79,7 +81,17 @@ class AlertState(Protocol):
 
     def pending_deliveries(self, model: str) -> list[Delivery]: ...  # status pending, oldest first
 
-    def update_delivery(self, row: Delivery) -> None: ...
+    def update_delivery(self, row: Delivery) -> None: ...  # also clears the row's claim
+
+    def claim_delivery(self, key: str, owner: str, now: datetime, until: datetime) -> bool: ...
+    # atomically: a pending row not claimed by anyone else (or whose claim ended before `now`) -> owner's
+
+    def failed_deliveries(self, model: str) -> list[Delivery]: ...  # given up, oldest first
+
+    def requeue_failed(self, model: str, channel: str | None, now: datetime) -> int: ...
+    # failed rows (of one channel) pending again, their age counted from `now`; how many
+
+    def prune_deliveries(self, before: datetime) -> int: ...  # delivered and failed rows created before
 
     def silences(self, model: str) -> list[Silence]: ...  # every silence of a model, newest first
 

@@ -45,3 +45,11 @@ def stored_labels_query(d: Dialect, table: str, join_key: str, column: str, ids:
     """The labels already stored for `ids` (a re-ingest of the same label changes nothing)."""
     return Query(f"SELECT CAST({d.q(join_key)} AS {d.string}) AS id, {d.q(column)} AS label FROM {table} "
                  f"WHERE {_among(d, join_key)}", {"ids": ids})
+
+
+def first_logged_query(d: Dialect, table: str, timestamp: str, model_column: str, model: str) -> Query:
+    """The first logged timestamp of one model (the lower bound of a run's `at`)."""
+    ts = d.q(timestamp)
+    # the lower bound is BigQuery's required partition filter, true of every stored row
+    return Query(f"SELECT MIN({ts}) AS first_ts FROM {table} WHERE {d.q(model_column)} = {d.p('m')} "
+                 f"AND {ts} >= {d.p('since')}", {"m": model, "since": datetime(1678, 1, 1)})

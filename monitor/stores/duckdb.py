@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ _DDL = [
         window_end TIMESTAMP NOT NULL, created_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL,
         summary_json VARCHAR NOT NULL, bytes_processed BIGINT DEFAULT 0)""",
     "CREATE TABLE IF NOT EXISTS driftline_state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS driftline_leases (key VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
+    "expires_at TIMESTAMP NOT NULL)",
 ]
 
 
@@ -194,6 +197,34 @@ class DuckDBStore:
     def bytes_processed(self) -> int:
         return 0
 
+    # -- the (model, window) lease: one transaction, so one caller holds it ------------------------
+
+    def take_lease(self, key: str, owner: str, now: datetime, expires_at: datetime, replace: str = "") -> bool:
+        """Hold `key` until `expires_at` unless someone else holds it (and their lease runs past `now`,
+        and is not `replace`'s, a holder known to be dead); whether `owner` holds it now."""
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute("INSERT INTO driftline_leases VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE "
+                            "SET owner = excluded.owner, expires_at = excluded.expires_at "
+                            "WHERE driftline_leases.expires_at < $4 OR driftline_leases.owner = $5",
+                            [key, owner, expires_at, now, replace or owner])
+                cur.execute("SELECT owner FROM driftline_leases WHERE key = $1", [key])
+                held = cur.fetchone()
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                cur.execute("ROLLBACK")
+                raise _translate(exc, "taking the run's lease") from None
+        return bool(held and held[0] == owner)
+
+    def lease_owner(self, key: str) -> str | None:
+        rows = self.query(Query("SELECT owner FROM driftline_leases WHERE key = $k", {"k": key}))
+        return rows[0]["owner"] if rows else None
+
+    def release_lease(self, key: str, owner: str) -> None:
+        self.query(Query("DELETE FROM driftline_leases WHERE key = $k AND owner = $o", {"k": key, "o": owner}))
+
 
 # -- alert state: incidents, outbox and meta in the same database ------------------------------
 
@@ -219,6 +250,8 @@ ALTER TABLE driftline_alert_incidents ADD COLUMN IF NOT EXISTS silenced VARCHAR 
 CREATE TABLE IF NOT EXISTS driftline_alert_silences (
     id VARCHAR PRIMARY KEY, model VARCHAR, rule VARCHAR, subject VARCHAR, starts_at TIMESTAMPTZ,
     ends_at TIMESTAMPTZ, reason VARCHAR, created_by VARCHAR, created_at TIMESTAMPTZ);
+ALTER TABLE driftline_alert_outbox ADD COLUMN IF NOT EXISTS claimed_by VARCHAR DEFAULT '';
+ALTER TABLE driftline_alert_outbox ADD COLUMN IF NOT EXISTS claimed_until TIMESTAMPTZ;
 """
 
 
@@ -297,9 +330,31 @@ class DuckDBAlertState:
     def update_delivery(self, row: Delivery) -> None:
         self._run(
             "UPDATE driftline_alert_outbox SET status = ?, attempts = ?, next_attempt_at = ?, "
-            "last_error = ?, delivered_at = ? WHERE key = ?",
+            "last_error = ?, delivered_at = ?, claimed_by = '', claimed_until = NULL WHERE key = ?",
             [row.status, row.attempts, row.next_attempt_at, row.last_error, row.delivered_at, row.key],
         )
+
+    def claim_delivery(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        # one statement under the state's lock: of two senders, exactly one sees the row unclaimed
+        changed = self._run(
+            "UPDATE driftline_alert_outbox SET claimed_by = ?, claimed_until = ? WHERE key = ? AND status = 'pending' "
+            "AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)", [owner, until, key, now, owner])
+        return bool(changed and changed[0][0])
+
+    def failed_deliveries(self, model: str) -> list[Delivery]:
+        return [d for d in self.deliveries(model) if d.status == "failed"]
+
+    def requeue_failed(self, model: str, channel: str | None, now: datetime) -> int:
+        changed = self._run(
+            "UPDATE driftline_alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, "
+            "created_at = ?, claimed_by = '', claimed_until = NULL WHERE model = ? AND status = 'failed' "
+            "AND (? IS NULL OR channel = ? OR channel LIKE ? || ':%')", [now, model, channel, channel, channel])
+        return int(changed[0][0]) if changed else 0
+
+    def prune_deliveries(self, before: datetime) -> int:
+        changed = self._run("DELETE FROM driftline_alert_outbox WHERE status IN ('delivered', 'failed') "
+                            "AND created_at < ?", [before])
+        return int(changed[0][0]) if changed else 0
 
     def silences(self, model: str) -> list[Silence]:
         rows = self._run(f"SELECT {', '.join(_SILENCE_COLS)} FROM driftline_alert_silences WHERE model = ? "

@@ -10,7 +10,7 @@ Timestamps come back timezone-aware in UTC, as DuckDBAlertState returns them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,11 +66,13 @@ class BigQueryAlertState:
         self._store.create_table(META_TABLE, META_SCHEMA)
         self._store.create_table(SILENCES_TABLE, SILENCES_SCHEMA, cluster=["model"])
         # An incidents table from before acknowledgement and silences gains their (nullable) columns.
-        have = self._store.columns(INCIDENTS_TABLE)
-        for name, kind, _ in INCIDENTS_SCHEMA:
-            if name not in have:
-                self._store.execute(Query(f"ALTER TABLE {self._store.table(INCIDENTS_TABLE)} ADD COLUMN IF NOT EXISTS "
-                                          f"{self._q(name)} {kind}", {}), "adding an alert incidents column")
+        # An outbox from before claims gains claimed_by / claimed_until.
+        for table, schema in ((INCIDENTS_TABLE, INCIDENTS_SCHEMA), (OUTBOX_TABLE, OUTBOX_SCHEMA)):
+            have = self._store.columns(table)
+            for name, kind, _ in schema:
+                if name not in have:
+                    self._store.execute(Query(f"ALTER TABLE {self._store.table(table)} ADD COLUMN IF NOT EXISTS "
+                                              f"{self._q(name)} {kind}", {}), f"adding a column to {table}")
 
     # -- statements ------------------------------------------------------------------------------
 
@@ -145,12 +147,45 @@ class BigQueryAlertState:
         return [Delivery(**r) for r in rows]
 
     def update_delivery(self, row: Delivery) -> None:
-        cols = ("status", "attempts", "next_attempt_at", "last_error", "delivered_at")
+        row = replace(row, claimed_by="", claimed_until=None)  # marked: the claim ends with the attempt
+        cols = ("status", "attempts", "next_attempt_at", "last_error", "delivered_at", "claimed_by", "claimed_until")
         sets = ", ".join(f"{self._q(c)} = @{c}" for c in cols)
         params: dict[str, Any] = {c: Typed(_DELIVERY_TYPES[c], getattr(row, c)) for c in cols}
         params["key"] = row.key
         self._store.execute(Query(f"UPDATE {self._store.table(OUTBOX_TABLE)} SET {sets} "
                                   f"WHERE {self._q('key')} = @key", params), "updating the alert outbox")
+
+    def claim_delivery(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+        """One UPDATE: BigQuery serializes concurrent UPDATEs of a table (or aborts the later one, which the
+        store retries and which then matches nothing), so of two senders one claims the row."""
+        q = self._q
+        return bool(self._store.execute(Query(
+            f"UPDATE {self._store.table(OUTBOX_TABLE)} SET {q('claimed_by')} = @owner, {q('claimed_until')} = @until "
+            f"WHERE {q('key')} = @key AND {q('status')} = 'pending' AND ({q('claimed_until')} IS NULL "
+            f"OR {q('claimed_until')} < @now OR {q('claimed_by')} = @owner)",
+            {"owner": owner, "until": Typed("TIMESTAMP", until), "key": key, "now": Typed("TIMESTAMP", now)}),
+            "claiming an alert outbox row"))
+
+    def failed_deliveries(self, model: str) -> list[Delivery]:
+        return [d for d in self._deliveries(model, pending_only=False) if d.status == "failed"]
+
+    def requeue_failed(self, model: str, channel: str | None, now: datetime) -> int:
+        q = self._q
+        where = f"{q('model')} = @model AND {q('status')} = 'failed'"
+        params: dict[str, Any] = {"model": model, "now": Typed("TIMESTAMP", now)}
+        if channel:
+            where += f" AND ({q('channel')} = @channel OR STARTS_WITH({q('channel')}, @prefix))"
+            params.update(channel=channel, prefix=channel + ":")
+        return self._store.execute(Query(
+            f"UPDATE {self._store.table(OUTBOX_TABLE)} SET {q('status')} = 'pending', {q('attempts')} = 0, "
+            f"{q('next_attempt_at')} = NULL, {q('created_at')} = @now, {q('claimed_by')} = '', "
+            f"{q('claimed_until')} = NULL WHERE {where}", params), "re-queuing failed alerts")
+
+    def prune_deliveries(self, before: datetime) -> int:
+        q = self._q
+        return self._store.execute(Query(
+            f"DELETE FROM {self._store.table(OUTBOX_TABLE)} WHERE {q('status')} IN ('delivered', 'failed') "
+            f"AND {q('created_at')} < @before", {"before": Typed("TIMESTAMP", before)}), "pruning the alert outbox")
 
     def silences(self, model: str) -> list[Silence]:
         """Every silence of a model, newest first."""

@@ -20,6 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
@@ -366,6 +367,23 @@ class BigQueryStore:
     @staticmethod
     def _record(row: Mapping[str, Any]) -> RunRecord:
         return RunRecord(**{**row, "bytes_processed": int(row.get("bytes_processed") or 0)})
+
+    def _leases(self) -> Any:
+        from monitor.stores.bigquery.leases import BigQueryLeases
+
+        if getattr(self, "_lease_table", None) is None:
+            self._lease_table = BigQueryLeases(self)
+        return self._lease_table
+
+    def take_lease(self, key: str, owner: str, now: datetime, expires_at: datetime, replace: str = "") -> bool:
+        """Hold `key` unless someone else holds it past `now` (one MERGE, monitor/stores/bigquery/leases.py)."""
+        return bool(self._leases().take(key, owner, now, expires_at, replace))
+
+    def lease_owner(self, key: str) -> str | None:
+        return self._leases().owner(key)  # type: ignore[no-any-return]
+
+    def release_lease(self, key: str, owner: str) -> None:
+        self._leases().release(key, owner)
 
     def get_state(self, key: str) -> str | None:
         rows = self.query(Query(f"SELECT value FROM {self.table(STATE_TABLE)} WHERE key = @k", {"k": key}))
