@@ -208,8 +208,18 @@ def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end:
     from monitor.pipeline.labels import refresh_models
     from monitor.pipeline.windows import utcnow
 
-    return refresh_models(configs, open_store, now=utcnow(), start=start, end=end,
-                          alert_hook_for=lambda cfg, store: alert_hook(cfg, store, public_url))
+    hooks: list[AlertHook | None] = []
+
+    def hook_for(cfg: ModelConfig, store: Store) -> AlertHook | None:
+        hooks.append(alert_hook(cfg, store, public_url))
+        return hooks[-1]
+
+    out = refresh_models(configs, open_store, now=utcnow(), start=start, end=end, alert_hook_for=hook_for)
+    for hook in hooks:  # the news was written to the outbox with the re-scored runs: now send it
+        flush = getattr(hook, "flush", None)
+        if flush is not None:
+            flush()
+    return out
 
 
 def report_file(summary: RunSummary) -> Path | None:
