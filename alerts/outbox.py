@@ -101,7 +101,7 @@ def flush(
         except Exception as exc:  # noqa: BLE001 - a sender's surprise is its channel's, retried like a 5xx
             attempts = row.attempts + 1
             error = str(exc) if isinstance(exc, NotifierRetryable) else f"{row.channel}: {type(exc).__name__}"
-            if attempts >= policy.max_attempts:
+            if policy.max_attempts is not None and attempts >= policy.max_attempts:
                 _give_up(state, replace(row, attempts=attempts), f"{error} (after {attempts} attempts)", result)
                 continue
             waiting = replace(row, attempts=attempts, next_attempt_at=now + backoff(policy, attempts),

@@ -210,7 +210,8 @@ class OutboxPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backoff_base: Duration = timedelta(minutes=1)
     backoff_max: Duration = timedelta(hours=1)
-    max_attempts: int = Field(default=10, ge=1)
+    # None: a retryable failure is retried until max_age (hourly runs through a 3-day outage need ~72 tries)
+    max_attempts: int | None = Field(default=None, ge=1)
     max_age: Duration = OUTBOX_MAX_AGE  # counted from the row's creation (metrics: at most METRICS_MAX_AGE)
     claim_ttl: Duration = OUTBOX_CLAIM_TTL
     retention: Duration = OUTBOX_RETENTION  # delivered and failed rows are pruned after this

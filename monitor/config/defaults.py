@@ -45,7 +45,7 @@ MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a fil
 WINDOW_GRACE = "15m"  # a window is run only this long after its end, so late logs still count
 LEASE_TTL = "30m"  # a (model, window) lease left by a killed run is taken over after this
 LEASE_WAIT = 5.0  # seconds a second caller waits for the running run's result before answering "in progress"
-OUTBOX_MAX_AGE = timedelta(hours=72)  # from a row's creation: outlives a day of scheduler retries
+OUTBOX_MAX_AGE = timedelta(hours=96)  # from a row's creation: outlives a 3-day outage of a sink (a long weekend)
 METRICS_MAX_AGE = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25 h
 OUTBOX_CLAIM_TTL = timedelta(minutes=5)  # a row claimed by a sender that died is tried again after this
 OUTBOX_RETENTION = timedelta(days=30)  # delivered and failed outbox rows are pruned after this

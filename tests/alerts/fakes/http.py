@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class Reply:
     status: int
     body: bytes | str | dict = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (a reply slower than the client's timeout)
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, dict):
@@ -65,6 +67,8 @@ class FakeServer:
                 else:
                     reply = answer(req)
                 body, ctype = reply.encoded()
+                if reply.delay:
+                    time.sleep(reply.delay)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -195,3 +199,19 @@ def signed_webhook(secret: str, accepted: list[dict]) -> Callable[[Request], Rep
         return Reply(204)
 
     return answer
+
+
+# Malformed replies seen in the fault audit (issue 15): each must stay the channel's problem.
+def slack_negative_retry_after() -> Reply:
+    """Slack's 429 with `Retry-After: -1` (the SDK slept for -1 s and raised ValueError)."""
+    return Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "-1"})
+
+
+def twilio_html_created() -> Reply:
+    """Twilio 201 Created with an HTML body (a proxy's page): accepted, but not JSON."""
+    return Reply(201, b"<html><body>Created</body></html>")
+
+
+def slow(reply: Reply, seconds: float) -> Reply:
+    """The same reply, after `seconds` (longer than the client's timeout: the vendor accepted, the client gave up)."""
+    return Reply(reply.status, reply.body, reply.headers, delay=seconds)
