@@ -59,8 +59,9 @@ class DuckDBStore:
 
     def alert_state(self) -> DuckDBAlertState:
         """Incident and outbox state in the same DuckDB file (monitor.schema.alerting)."""
-        if not hasattr(self, "_alert_state"):
-            self._alert_state = DuckDBAlertState(self._con)
+        with self._lock:  # concurrent first calls (POST /run threads) must not both run its DDL
+            if not hasattr(self, "_alert_state"):
+                self._alert_state = DuckDBAlertState(self._con)
         return self._alert_state
 
     @property

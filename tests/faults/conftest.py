@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from monitor.stores.duckdb import DuckDBStore
 from tests.alerts.conftest import SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN
 from tests.alerts.fakes.http import FakeServer, slack_api, twilio_messages
 from tests.conftest import START, write_config
+from tests.monitor.stores.emulator import Emulator
 
 AT = START + timedelta(days=4)  # the window of day 3: the new tire batch has drifted
 ONCALL = "+15551234567"
@@ -78,3 +80,20 @@ def svc(tmp_path: Path, fakes: tuple[FakeServer, FakeServer]) -> Iterator[Servic
     yield make_service(tmp_path, *fakes)
     service.close_stores()
     service._notifiers.pop("wheel-assembly", None)
+
+
+@pytest.fixture(scope="session")
+def bq_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The local BigQuery (as tests/monitor/stores/conftest.py starts it), for this folder's tests."""
+    pytest.importorskip("bqemulator", reason="bqemulator is not installed: BigQuery tests need the local emulator")
+    emulator = Emulator(tmp_path_factory.mktemp("bqemulator-faults"))
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def bq_dataset(bq_live: Emulator) -> Iterator[str]:
+    name = f"f_{uuid.uuid4().hex[:10]}"
+    yield name
+    bq_live.client().delete_dataset(f"{bq_live.project}.{name}", delete_contents=True, not_found_ok=True)
