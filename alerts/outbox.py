@@ -47,7 +47,8 @@ class FlushResult:
 
 def backoff(policy: OutboxPolicy, attempts: int) -> timedelta:
     """The wait before the next attempt after `attempts` failed ones."""
-    wait = policy.backoff_base * (2 ** max(attempts - 1, 0))
+    # the exponent is capped: a row retried through a long outage must not overflow timedelta
+    wait = policy.backoff_base * (2 ** min(max(attempts - 1, 0), 30))
     return min(wait, policy.backoff_max)
 
 

@@ -63,6 +63,8 @@ def make_service(directory: Path, slack: FakeServer, twilio: FakeServer, *, slac
     store.close()
     configs = load_config_dir(directory)
     service.register(configs)
+    service.close_stores()
+    service._notifiers.pop("wheel-assembly", None)  # built per model name: never one of another test's fakes
     return Service(directory, configs, slack, twilio)
 
 
