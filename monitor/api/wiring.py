@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from alerts.engine import Held
 
 _stores: dict[str, Store] = {}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The alert side's clock (outbox creation, backoff, claims, expiry): bench/soak.py runs hours of simulated time.
+clock: Callable[[], datetime] = _now
 _known: dict[str, ModelConfig] = {}  # every loaded model, so a shared store knows all their tables
 _lock = threading.Lock()
 
@@ -103,9 +111,9 @@ class _RunAlerts:
         cfg = self.cfg
         if only is not None and defer:
             return process_run(summary, history, cfg.alerts, self.state, self.notifiers, self.metrics, self.base,
-                               only=only, notify=self.notify, hold=self.held, send=False).alerts
+                               only=only, notify=self.notify, hold=self.held, send=False, clock=clock).alerts
         out = process_run(summary, history, cfg.alerts, self.state, self.notifiers, self.metrics, self.base,
-                          only=only, notify=self.notify, carry=self.held, send=False)
+                          only=only, notify=self.notify, carry=self.held, send=False, clock=clock)
         if only is None:
             summary.extra["suppressed"] = out.suppressed_extra()
         return out.alerts
@@ -116,8 +124,7 @@ class _RunAlerts:
 
         if not self.notify:
             return None
-        out = flush_outbox(self.cfg.model, self.cfg.alerts, self.state, self.notifiers, self.metrics,
-                           datetime.now(UTC))
+        out = flush_outbox(self.cfg.model, self.cfg.alerts, self.state, self.notifiers, self.metrics, clock())
         return out.summary_extra()
 
 
