@@ -52,6 +52,7 @@ from tests.alerts.fakes.http import (  # noqa: E402
 from tests.conftest import START, write_config  # noqa: E402
 from tests.faults.conftest import channels_yaml  # noqa: E402
 
+CLIENT_TIMEOUT = 1  # seconds: the Slack channel's `timeout` in this config
 KILL_POINTS = ("after_lease", "after_profile", "before_save", "after_save", "before_send", "after_accept",
                "after_mark")
 
@@ -63,12 +64,16 @@ class Counting(FakeServer):
         self.accepted: collections.Counter[bytes] = collections.Counter()
         self._lock = threading.Lock()
         self.rate = rate  # the share of requests answered with a random fault
+        self.late = 0  # accepted, but answered after the client's timeout: the client cannot know
+        self.requests_seen = 0
 
         def counted(req: Any) -> Reply:
             reply = rng.choice(faults) if rng.random() < self.rate else answer(req)
-            if 200 <= reply.status < 300:
-                with self._lock:
+            with self._lock:
+                self.requests_seen += 1
+                if 200 <= reply.status < 300:
                     self.accepted[_identity(req.body)] += 1
+                    self.late += reply.delay > CLIENT_TIMEOUT
             return reply
 
         super().__init__(counted)
@@ -132,6 +137,7 @@ def soak(hours: int, seed: int, chaos: bool) -> dict[str, Any]:
     cfg = configs["wheel-assembly"]
     outage_until = -1
     kills = concurrent = 0
+    killed_at: collections.Counter[str] = collections.Counter()
     for hour in range(1, hours + 1):
         at = START + timedelta(hours=hour)
         service.clock = lambda at=at: (at + timedelta(minutes=5)).replace(tzinfo=UTC)
@@ -141,7 +147,9 @@ def soak(hours: int, seed: int, chaos: bool) -> dict[str, Any]:
         roll = rng.random() if chaos else 1.0
         if roll < 0.15:
             kills += 1
-            _killed(configs, at, rng.choice(KILL_POINTS))
+            point = rng.choice(KILL_POINTS)
+            killed_at[point] += 1
+            _killed(configs, at, point)
             service.run(configs, at=at, failures=[])  # the scheduler's retry
         elif roll < 0.35:
             concurrent += 1
@@ -162,6 +170,8 @@ def soak(hours: int, seed: int, chaos: bool) -> dict[str, Any]:
     rows = service.open_store(cfg).alert_state().deliveries(cfg.model)
     given_up = [r for r in rows if r.status == "failed"]
     result = {"slack": dict(slack.accepted), "sms": dict(twilio.accepted), "kills": kills, "concurrent": concurrent,
+              "killed_at": dict(killed_at), "late": slack.late + twilio.late,
+              "requests": slack.requests_seen + twilio.requests_seen,
               "expired": sum(r.last_error.startswith("expired") for r in given_up),
               "failed": sum(not r.last_error.startswith("expired") for r in given_up),
               "pending": sum(r.status == "pending" for r in rows)}
@@ -180,7 +190,11 @@ def main() -> None:
     due = soak(args.hours, args.seed, chaos=False)
     got = soak(args.hours, args.seed, chaos=True)
     out: dict[str, Any] = {"hours": args.hours, "seed": args.seed, "kills": got["kills"],
-                           "concurrent_triggers": got["concurrent"]}
+                           "killed_at": got["killed_at"], "concurrent_triggers": got["concurrent"],
+                           "sink_requests": got["requests"],
+                           # the only causes of a duplicate the design allows (docs/reliability.md)
+                           "accepted_after_client_timeout": got["late"],
+                           "killed_after_accept": got["killed_at"].get("after_accept", 0)}
     for channel in ("slack", "sms"):
         expected, accepted = due[channel], got[channel]
         out[channel] = {"due": len(expected), "delivered": sum(1 for k in expected if accepted.get(k)),
