@@ -15,6 +15,7 @@ from monitor.api import alerting
 from monitor.api import wiring as service
 from monitor.api.auth import Authenticator
 from monitor.config import ModelConfig, Settings, get_settings
+from monitor.config import defaults
 from monitor.errors import (
     ConfigError,
     DriftlineError,
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/runs")
     def runs(_: Any = reader, model: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             offset: Annotated[int, Query(ge=0, le=defaults.MAX_RUNS_OFFSET)] = 0) -> dict[str, Any]:
         items = _summaries(model, limit, offset)
         return {"runs": [s.model_dump(mode="json") for s in items], "limit": limit, "offset": offset,
                 "next_offset": offset + limit if len(items) == limit else None}

@@ -39,3 +39,6 @@ VOLUME_HISTORY = 7  # recent non-empty windows whose median row count is the exp
 VOLUME_MIN_HISTORY = 3  # ... once at least this many exist (else the reference's rate, if it has timestamps)
 # ingest:
 MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a file's rows than this are rejected
+# API (monitor/api/app.py): /runs pages through at most this many runs per model (each page reads
+# limit + offset rows per model, so an unbounded offset would be an unbounded scan, or an integer overflow).
+MAX_RUNS_OFFSET = 100_000
