@@ -45,3 +45,14 @@ def stored_labels_query(d: Dialect, table: str, join_key: str, column: str, ids:
     """The labels already stored for `ids` (a re-ingest of the same label changes nothing)."""
     return Query(f"SELECT CAST({d.q(join_key)} AS {d.string}) AS id, {d.q(column)} AS label FROM {table} "
                  f"WHERE {_among(d, join_key)}", {"ids": ids})
+
+
+def content_version_query(d: Dialect, table: str) -> Query:
+    """A table's row count and an order-free checksum of its rows: any append, delete or edit changes one.
+
+    One scan of the table (the reference, kept small); the row hash is the dialect's own (DuckDB HASH of the
+    row, BigQuery FARM_FINGERPRINT of its JSON), XORed so the order rows come back in does not matter.
+    """
+    row_hash = "HASH(r)" if d.name == "duckdb" else "FARM_FINGERPRINT(TO_JSON_STRING(r))"
+    return Query(f"SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR({row_hash}), 0) AS {d.string}) AS checksum "
+                 f"FROM {table} AS r", {})
