@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerting.router(state.configs, runner, reader))
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
+        # async: answered on the event loop, so a thread pool full of waiting runs cannot delay it.
         # Open to anyone: deployed, it does not tell which models are watched.
         return {"status": "ok"} if deployed else {"status": "ok", "models": sorted(state.configs)}
 

@@ -44,8 +44,9 @@ _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 class StoreConfig(Strict):
     kind: Literal["duckdb", "bigquery"] = "duckdb"
     path: str = "driftline.duckdb"  # duckdb; relative to the config file's folder
-    # DuckDB otherwise caches every block it reads: a cap keeps a 10M-row scan under 400 MB.
-    memory_limit: str = Field(default="150MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    # Unset: defaults.DUCKDB_MEMORY_SHARE of the machine's or container's memory (monitor.stores.duckdb).
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    temp_directory: str | None = None  # duckdb spill folder, relative to the config's folder; unset: <path>.spill
     project: str | None = None  # bigquery
     dataset: str | None = None
     location: str | None = None
