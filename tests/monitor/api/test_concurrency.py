@@ -75,7 +75,7 @@ def test_healthz_answers_while_the_thread_pool_is_full_of_waiting_runs(api: tupl
     blockers = []
     with store.lock:  # every POST /run below waits on it, filling the server's worker threads
         for _ in range(45):
-            t = threading.Thread(target=_post_run, args=(f"{client.base_url}run",), daemon=True)
+            t = threading.Thread(target=_post_run, args=(str(client.base_url.join("/run")),), daemon=True)
             t.start()
             blockers.append(t)
         time.sleep(1.0)
