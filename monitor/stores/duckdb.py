@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,46 @@ class DuckDBStore:
         finally:
             cur.unregister("_incoming")
         return len(frame)
+
+    def merge_staged(self, table: str, stage: str, key: str | None, *,
+                     appends: Sequence[tuple[str, pd.DataFrame]] = (), state: Mapping[str, str] | None = None,
+                     since_column: str | None = None) -> int:
+        """Move a staged file into `table` in one transaction: rows whose `key` is new (every row when key is
+        None), the `appends` (rejects) and the `state` keys commit together or not at all; returns rows added."""
+        for name in (table, stage, *(k for k in [key] if k)):
+            check_identifier(name)
+        cur = self._cursor()
+        inserted = 0
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            if self.exists(stage):
+                cols = ", ".join(self.dialect.q(c) for c in self.columns(stage))
+                t, s = self.table(table), self.table(stage)
+                if not self.exists(table):
+                    cur.execute(f"CREATE TABLE {t} AS SELECT * FROM {s} WHERE false")
+                where = "" if key is None else (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM {t} AS x WHERE x.{self.dialect.q(key)} = S.{self.dialect.q(key)})")
+                cur.execute(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} AS S{where}")
+                inserted = int((cur.fetchone() or [0])[0])
+            for name, frame in appends:
+                self.insert_frame(name, frame)  # the same cursor: inside this transaction
+            for k, v in (state or {}).items():
+                cur.execute("INSERT OR REPLACE INTO driftline_state VALUES ($k, $v)", {"k": k, "v": v})
+            cur.execute("COMMIT")
+        except (duckdb.Error, StoreError) as exc:
+            cur.execute("ROLLBACK")
+            raise exc if isinstance(exc, StoreError) else _translate(exc, f"loading into {table}") from None
+        finally:
+            self.drop_table(stage)
+        return inserted
+
+    def drop_table(self, name: str) -> None:
+        """Drop a (staging) table if it exists."""
+        check_identifier(name)
+        try:
+            self._cursor().execute(f"DROP TABLE IF EXISTS {self.table(name)}")
+        except duckdb.Error as exc:
+            raise _translate(exc, f"dropping {name}") from None
 
     def save_run(self, record: RunRecord) -> bool:
         cur = self._cursor()
