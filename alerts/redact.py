@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from monitor.config.channels import mask_phone
+from monitor.config.channels import mask_phone, secret_forms
 
 _PHONE = re.compile(r"(?:\+|%2B)\d{6,15}")  # E.164, raw or form-encoded
 _MIN_SECRET = 6  # shorter values would redact ordinary words
@@ -16,13 +16,15 @@ class Redactor:
     """Replaces known secret values with *** and masks phone numbers in any text."""
 
     def __init__(self, secrets: Iterable[str] = (), mask_phones: bool = True) -> None:
-        # longest first, so a secret that contains another is replaced whole
-        self._secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True)
+        self._secrets: list[str] = []
         self._mask_phones = mask_phones
+        self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
-        """Registers more secret values."""
-        merged = set(self._secrets) | {s for s in secrets if s and len(s) >= _MIN_SECRET}
+        """Registers more secret values, with their encoded forms (URL-encoded, JSON-escaped, base64)."""
+        merged = set(self._secrets) | {f for s in secrets if s and len(s) >= _MIN_SECRET
+                                       for f in secret_forms(s) if len(f) >= _MIN_SECRET}
+        # longest first, so a secret that contains another is replaced whole
         self._secrets = sorted(merged, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

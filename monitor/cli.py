@@ -221,10 +221,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from monitor.api.app import create_app
+    from monitor.logs import drop_plain_handlers
 
     settings = Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
                         public_url=f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    app = create_app(settings)
+    drop_plain_handlers()  # main()'s basicConfig: the service installed its own, or each line shows twice
+    # log_config=None: uvicorn's lines go through the service's handler too, in its format (JSON on Cloud Run).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=None)
     return 0
 
 

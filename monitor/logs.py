@@ -34,7 +34,9 @@ trace_var: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("driftl
 
 # Cloud Logging's severities for Python's level names (NOTSET has no equivalent: DEFAULT).
 _SEVERITY = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "ERROR": "ERROR", "CRITICAL": "CRITICAL"}
-_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?")
+# The span is bounded: int() of a 4,300-digit string raises, and a header must never fail a request.
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20})(?!\d))?(?:;o=([01]))?")
+_MAX_HEADER = 512  # longer trace headers are ignored rather than parsed
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HANDLER_MARK = "_driftline_handler"
 _HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s%(run_suffix)s: %(message)s"
@@ -44,14 +46,14 @@ _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 def parse_trace_header(cloud_trace: str | None, traceparent: str | None = None) -> Trace | None:
     """Read X-Cloud-Trace-Context ('TRACE/SPAN;o=1'), else W3C traceparent; None when neither parses."""
-    if cloud_trace:
+    if cloud_trace and len(cloud_trace) <= _MAX_HEADER:
         match = _CLOUD_TRACE.match(cloud_trace.strip())
         if match:
             trace_id, span, sampled = match.groups()
             # The legacy header gives the span as a decimal; Cloud Logging wants 16 hex digits.
             span_id = f"{int(span):016x}" if span and int(span) < 2**64 else None
             return Trace(trace_id.lower(), span_id, sampled == "1")
-    if traceparent:
+    if traceparent and len(traceparent) <= _MAX_HEADER:
         match = _TRACEPARENT.match(traceparent.strip().lower())
         if match:
             trace_id, span_id, flags = match.groups()
@@ -143,6 +145,14 @@ def configure_logging(
         server_logger.propagate = True
         server_logger.setLevel(logging.NOTSET)  # uvicorn sets its own level; ours on the root decides
     return handler
+
+
+def drop_plain_handlers() -> None:
+    """Remove the root's plain stream handlers (logging.basicConfig's) other than ours: one line per event."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler
+                    and not getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(handler)
 
 
 Scope = MutableMapping[str, Any]

@@ -61,7 +61,9 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
             f"<p>run <code>{_e(s.run_id)}</code> · {s.rows:,} rows · {s.rows_rejected:,} rejected rows · "
             f"drift share {s.drift_share:.0%} · dataset drift: "
             + ('<span class="badge b-drift">yes</span>' if s.dataset_drift else '<span class="badge b-ok">no</span>')
-            + (f" · <span class='badge b-na'>{_e(s.status)}</span>" if s.status != "ok" else "") + "</p>")
+            + (f" · <span class='badge b-na'>{_e(s.status)}</span>" if s.status != "ok" else "")
+            + (f" · <span id=reference-changed>reference last changed {_e(str(s.extra['reference_changed_at']))}</span>"
+               if s.extra.get("reference_changed_at") else "") + "</p>")
     alerts = "".join(f"<li><b>{_e(a.severity)}</b> {_e(a.rule)}: {_e(a.message)}</li>" for a in s.alerts)
     cols = ("<tr><th>column</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th>"
             "<th>verdict</th><th>data quality</th><th>other statistics</th></tr>")

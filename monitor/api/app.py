@@ -15,6 +15,7 @@ from monitor.api import alerting
 from monitor.api import wiring as service
 from monitor.api.auth import Authenticator
 from monitor.config import ModelConfig, Settings, get_settings
+from monitor.config import defaults
 from monitor.errors import (
     ConfigError,
     DriftlineError,
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerting.router(state.configs, runner, reader))
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
+        # async: answered on the event loop, so a thread pool full of waiting runs cannot delay it.
         # Open to anyone: deployed, it does not tell which models are watched.
         return {"status": "ok"} if deployed else {"status": "ok", "models": sorted(state.configs)}
 
@@ -130,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/runs")
     def runs(_: Any = reader, model: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             offset: Annotated[int, Query(ge=0, le=defaults.MAX_RUNS_OFFSET)] = 0) -> dict[str, Any]:
         items = _summaries(model, limit, offset)
         return {"runs": [s.model_dump(mode="json") for s in items], "limit": limit, "offset": offset,
                 "next_offset": offset + limit if len(items) == limit else None}

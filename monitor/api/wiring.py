@@ -52,9 +52,13 @@ def open_store(cfg: ModelConfig) -> Store:
     with _lock:
         if key not in _stores:
             if s.kind == "duckdb":
-                from monitor.stores.duckdb import DuckDBStore
+                from monitor.config.defaults import DUCKDB_SPILL_SUFFIX
+                from monitor.stores.duckdb import DuckDBStore, default_memory_limit
 
-                _stores[key] = DuckDBStore(cfg.resolve(s.path), memory_limit=s.memory_limit)
+                path = cfg.resolve(s.path)
+                spill = cfg.resolve(s.temp_directory) if s.temp_directory else Path(f"{path}{DUCKDB_SPILL_SUFFIX}")
+                _stores[key] = DuckDBStore(path, memory_limit=s.memory_limit or default_memory_limit(),
+                                           temp_directory=spill)
             else:
                 try:
                     from monitor.stores.bigquery.store import BigQueryStore

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from urllib.parse import urlparse
+from urllib.parse import quote, quote_plus, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -23,6 +25,19 @@ def mask_phone(number: str) -> str:
     prefix = "+" if number.startswith(("+", "%2B")) else ""
     digits = re.sub(r"\D", "", number.removeprefix("%2B"))
     return prefix + "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret as it may be quoted in a log line or error: raw, URL-encoded, JSON-escaped, base64."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+             json.dumps(secret)[1:-1], secret.replace("/", "\\/"),
+             base64.b64encode(secret.encode()).decode().rstrip("=")}
+    return {f for f in forms if f}
+
+
+def basic_credential(user: str, password: str) -> str:
+    """The base64 of `user:password` that an HTTP Basic Authorization header carries (Twilio's)."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def secret_value(value: SecretStr | None) -> str | None:
@@ -118,13 +133,16 @@ class ChannelsConfig(BaseModel):
     webhook: WebhookChannel | None = None
 
     def secrets(self) -> list[str]:
-        """Every secret value configured, for redacting logs and errors."""
+        """Every secret value configured, for redacting logs and errors (Redactor adds their encoded forms)."""
         hook = secret_value(self.slack.webhook_url) if self.slack else None
         values = [
             secret_value(self.slack.bot_token) if self.slack else None,
             hook,
             urlparse(hook).path if hook else None,  # HTTP logs quote the path alone
             secret_value(self.sms.auth_token) if self.sms else None,
+            # The account SID names the account in every Twilio URL and, with the token, makes the Basic credential.
+            self.sms.account_sid if self.sms else None,
+            basic_credential(self.sms.account_sid, self.sms.auth_token.get_secret_value()) if self.sms else None,
             secret_value(self.pagerduty.routing_key) if self.pagerduty else None,
             secret_value(self.webhook.secret) if self.webhook else None,
         ]

@@ -49,3 +49,12 @@ OUTBOX_MAX_AGE = timedelta(hours=96)  # from a row's creation: outlives a 3-day 
 METRICS_MAX_AGE = timedelta(hours=24)  # Cloud Monitoring refuses points older than 25 h
 OUTBOX_CLAIM_TTL = timedelta(minutes=5)  # a row claimed by a sender that died is tried again after this
 OUTBOX_RETENTION = timedelta(days=30)  # delivered and failed outbox rows are pruned after this
+# API (monitor/api/app.py): /runs pages through at most this many runs per model (each page reads
+# limit + offset rows per model, so an unbounded offset would be an unbounded scan, or an integer overflow).
+MAX_RUNS_OFFSET = 100_000
+# store (DuckDB): with no store.memory_limit, DuckDB may use this share of the machine's memory, or of the
+# container's (cgroup) limit when it has one; what outgrows it spills to store.temp_directory (default
+# <path>.spill) instead of failing with Out of Memory.
+DUCKDB_MEMORY_SHARE = 0.5
+DUCKDB_MIN_MEMORY_MB = 256  # never below this, however small the share
+DUCKDB_SPILL_SUFFIX = ".spill"

@@ -24,7 +24,7 @@ from pydantic import (
 
 from monitor.config import defaults
 from monitor.config.alerts import AlertsConfig
-from monitor.config.channels import ChannelsConfig
+from monitor.config.channels import ChannelsConfig, secret_forms
 from monitor.config.common import (
     MODEL_NAME,
     Duration,
@@ -44,8 +44,9 @@ _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 class StoreConfig(Strict):
     kind: Literal["duckdb", "bigquery"] = "duckdb"
     path: str = "driftline.duckdb"  # duckdb; relative to the config file's folder
-    # DuckDB otherwise caches every block it reads: a cap keeps a 10M-row scan under 400 MB.
-    memory_limit: str = Field(default="150MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    # Unset: defaults.DUCKDB_MEMORY_SHARE of the machine's or container's memory (monitor.stores.duckdb).
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
+    temp_directory: str | None = None  # duckdb spill folder, relative to the config's folder; unset: <path>.spill
     project: str | None = None  # bigquery
     dataset: str | None = None
     location: str | None = None
@@ -306,18 +307,35 @@ class ModelConfig(Strict):
         return p if p.is_absolute() else Path(self.base_dir) / p
 
 
-def _expand_env(node: Any, env: dict[str, str]) -> Any:
+def _expand_env(node: Any, env: dict[str, str], used: list[str] | None = None) -> Any:
+    """Expand ${VAR}s; each value taken from the environment is added to `used` (to keep it out of errors)."""
     if isinstance(node, str):
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
                 raise ConfigError(f"environment variable {m.group(1)} is referenced but not set")
+            if used is not None:
+                used.append(env[m.group(1)])
             return env[m.group(1)]
         return _ENV_REF.sub(sub, node)
     if isinstance(node, dict):
-        return {k: _expand_env(v, env) for k, v in node.items()}
+        return {k: _expand_env(v, env, used) for k, v in node.items()}
     if isinstance(node, list):
-        return [_expand_env(v, env) for v in node]
+        return [_expand_env(v, env, used) for v in node]
     return node
+
+
+_SECRET_KEYS = ("bot_token", "webhook_url", "auth_token", "account_sid", "routing_key", "secret")
+
+
+def _redacted(message: str, raw: dict[str, Any], from_env: list[str]) -> str:
+    """The error without any secret (from the environment or under channels:), wherever the value was placed."""
+    channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+    values = list(from_env) + [str(c[k]) for c in channels.values() if isinstance(c, dict)
+                               for k in _SECRET_KEYS if c.get(k)]
+    forms = sorted({f for v in values if len(v) >= 6 for f in secret_forms(v) if len(f) >= 6}, key=len, reverse=True)
+    for form in forms:
+        message = message.replace(form, "***")
+    return message
 
 
 def load_model_config(path: str | Path, env: dict[str, str] | None = None) -> ModelConfig:
@@ -329,14 +347,15 @@ def load_model_config(path: str | Path, env: dict[str, str] | None = None) -> Mo
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"invalid config {path}: the top level must be a mapping")
-    raw = _expand_env(raw, dict(os.environ) if env is None else env)
+    from_env: list[str] = []
+    raw = _expand_env(raw, dict(os.environ) if env is None else env, from_env)
     raw.setdefault("base_dir", str(path.parent.resolve()))
     try:
         return ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(str(path), exc)) from None
+        raise ConfigError(_redacted(format_errors(str(path), exc), raw, from_env)) from None
     except ConfigError as exc:  # raised by a registry inside a validator
-        raise ConfigError(f"invalid config {path}: {exc}") from None
+        raise ConfigError(_redacted(f"invalid config {path}: {exc}", raw, from_env)) from None
 
 
 def load_config_dir(directory: str | Path, env: dict[str, str] | None = None) -> dict[str, ModelConfig]:

@@ -73,13 +73,18 @@ def served_column(cfg: ModelConfig, store: Store, table: str) -> str | None:
     return col if not known or col in known else None
 
 
-def reference_state(cfg: ModelConfig, store: Store) -> tuple[PerformanceResult, Calibrator] | None:
-    """The labelled reference's performance and the calibrator, computed once and stored."""
+def reference_state(cfg: ModelConfig, store: Store, version: str | None = None,
+                    ) -> tuple[PerformanceResult, Calibrator] | None:
+    """The labelled reference's performance and the calibrator, computed once per reference content version."""
     if not cfg.prediction.probability or cfg.labels is None:
         return None
+    if version is None:  # callers outside a run (late labels): the version as it is now
+        from monitor.pipeline.reference import content_version
+
+        version = content_version(store, cfg.reference_table) if store.exists(cfg.reference_table) else ""
     pred = cfg.prediction
     key = (f"reference-performance:{cfg.model}:{profiling.fingerprint(cfg)}:"
-           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}:{pred.class_column}")
+           f"{pred.probability}:{pred.threshold}:{pred.positive_class}:{cfg.labels.column}:{pred.class_column}:{version}")
     cached = store.get_state(key)
     if cached is None:
         cols: dict[str, str] = getattr(store, "columns", lambda t: {})(cfg.reference_table)

@@ -235,7 +235,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.model_versions = _versions(store, src, cfg, logged, window.rows) if window.rows else {}
     summary.model_version = next(iter(summary.model_versions), None)
     phase("performance")
-    ref_perf = performance_run.reference_state(cfg, store)
+    ref_perf = performance_run.reference_state(cfg, store, ref.version)
+    if ref.changed_at:
+        summary.extra["reference_changed_at"] = ref.changed_at  # the page says when the reference last changed
     summary.performance, summary.estimated_performance = performance_run.window_performance(
         cfg, store, src, labels_ok, ref_perf, settled=settled(cfg, end, now))
     summary.extra["performance_tolerance"] = cfg.performance.tolerance  # with the reference's own interval:

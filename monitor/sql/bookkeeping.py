@@ -53,3 +53,12 @@ def first_logged_query(d: Dialect, table: str, timestamp: str, model_column: str
     # the lower bound is BigQuery's required partition filter, true of every stored row
     return Query(f"SELECT MIN({ts}) AS first_ts FROM {table} WHERE {d.q(model_column)} = {d.p('m')} "
                  f"AND {ts} >= {d.p('since')}", {"m": model, "since": datetime(1678, 1, 1)})
+def content_version_query(d: Dialect, table: str) -> Query:
+    """A table's row count and an order-free checksum of its rows: any append, delete or edit changes one.
+
+    One scan of the table (the reference, kept small); the row hash is the dialect's own (DuckDB HASH of the
+    row, BigQuery FARM_FINGERPRINT of its JSON), XORed so the order rows come back in does not matter.
+    """
+    row_hash = "HASH(r)" if d.name == "duckdb" else "FARM_FINGERPRINT(TO_JSON_STRING(r))"
+    return Query(f"SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR({row_hash}), 0) AS {d.string}) AS checksum "
+                 f"FROM {table} AS r", {})

@@ -7,7 +7,7 @@ scans logs is SQL pushed down to the store; only bounded results come back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,6 +54,15 @@ class Store(Protocol):
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append validated rows to a table (created from the frame if missing)."""
+
+    def merge_staged(self, table: str, stage: str, key: str | None, *,
+                     appends: Sequence[tuple[str, pd.DataFrame]] = (), state: Mapping[str, str] | None = None,
+                     since_column: str | None = None) -> int:
+        """Move a staging table's rows whose `key` is not stored yet (all, if None) into `table` atomically,
+        with `appends` and `state`, then drop the stage; returns the rows added (an ingest's one commit)."""
+
+    def drop_table(self, name: str) -> None:
+        """Drop a (staging) table if it exists."""
 
     def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
         """Insert labels, replacing an earlier label of the same key (the last one wins)."""

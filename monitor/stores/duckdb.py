@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from monitor.config.defaults import DUCKDB_MEMORY_SHARE, DUCKDB_MIN_MEMORY_MB
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
 from monitor.schema.alerting import Delivery, Incident, Silence
 from monitor.sql.queries import DUCKDB, Query, check_identifier
@@ -28,6 +30,35 @@ _DDL = [
 ]
 
 
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2, v1
+
+
+def machine_memory_bytes() -> int | None:
+    """The memory this process may use: the container's cgroup limit if set, else the machine's."""
+    for name in _CGROUP_LIMITS:
+        try:
+            text = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
+            limit = int(text)
+            break
+    else:
+        limit = None
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return limit
+    return min(limit, physical) if limit else physical
+
+
+def default_memory_limit() -> str:
+    """defaults.DUCKDB_MEMORY_SHARE of machine_memory_bytes(), as DuckDB's memory_limit ('1234MB')."""
+    total = machine_memory_bytes()
+    mb = int(total * DUCKDB_MEMORY_SHARE / 2**20) if total else DUCKDB_MIN_MEMORY_MB
+    return f"{max(mb, DUCKDB_MIN_MEMORY_MB)}MB"
+
+
 def _translate(exc: Exception, what: str) -> StoreError:
     if isinstance(exc, duckdb.CatalogException) and "Table" in str(exc):
         return TableNotFound(f"{what}: {exc}. Check the table names in the config, or run `driftline ingest`.")
@@ -41,21 +72,39 @@ class DuckDBStore:
 
     dialect = DUCKDB
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None,
+                 temp_directory: str | Path | None = None) -> None:
         self.path = str(path)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")  # validated by StoreConfig
+            if temp_directory:
+                # Where a wide window's aggregates spill when they outgrow memory_limit (instead of Out of Memory).
+                Path(temp_directory).mkdir(parents=True, exist_ok=True)
+                self._con.execute("SET temp_directory = $d", {"d": str(temp_directory)})
             # DuckDB 2.0 narrows a sum's type from the statistics of an empty filtered table, so a window
             # joined to its (still empty) recent labels failed with "INT128 ... can't be cast ... INT8".
             self._con.execute("SET disabled_optimizers = 'compressed_materialization'")
         except duckdb.Error as exc:
             raise _translate(exc, f"opening {self.path}") from None
-        # One connection shared by threads (FastAPI's pool): DuckDB wants a cursor per thread.
-        self._lock = threading.RLock()
+        # A cursor per thread (DuckDB's rule for one connection shared by threads), each its own MVCC
+        # session: a read (/report, /runs, /metrics) sees the last commit and never waits for a run.
+        self._cursors = threading.local()
+        self._cursor_lock = threading.Lock()  # creating a cursor touches the shared connection
+        self._opened: list[duckdb.DuckDBPyConnection] = []  # closed with the store, releasing the file
+        self._lock = threading.RLock()  # held by a whole run (the `lock` property), never by a read
         if not read_only:
             self.init()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._cursors, "cur", None)
+        if cur is None:
+            with self._cursor_lock:
+                cur = self._con.cursor()
+                self._opened.append(cur)
+            self._cursors.cur = cur
+        return cur
 
     def alert_state(self) -> DuckDBAlertState:
         """Incident and outbox state in the same DuckDB file (monitor.schema.alerting)."""
@@ -66,16 +115,20 @@ class DuckDBStore:
 
     @property
     def lock(self) -> threading.RLock:
-        """Held for a whole run: one DuckDB connection is not safe across threads."""
+        """Held for a whole run, so two runs of one embedded store never interleave; reads do not take it."""
         return self._lock
 
     def close(self) -> None:
+        with self._cursor_lock:
+            for cur in self._opened:
+                cur.close()
+            self._opened.clear()
+        self._cursors = threading.local()
         self._con.close()
 
     def init(self) -> None:
-        with self._lock:
-            for ddl in _DDL:
-                self._con.execute(ddl)
+        for ddl in _DDL:
+            self._cursor().execute(ddl)
 
     def table(self, name: str) -> str:
         return self.dialect.q(name)
@@ -94,77 +147,112 @@ class DuckDBStore:
         return {r["c"]: r["t"] for r in rows}
 
     def _execute(self, q: Query) -> duckdb.DuckDBPyConnection:
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             return cur.execute(q.sql, q.params or None)
         except duckdb.Error as exc:
             raise _translate(exc, "query failed") from None
 
     def query(self, q: Query) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self._execute(q)
-            names = [c[0] for c in cur.description or []]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        cur = self._execute(q)
+        names = [c[0] for c in cur.description or []]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def query_frame(self, q: Query) -> pd.DataFrame:
-        with self._lock:
-            return self._execute(q).df()
+        return self._execute(q).df()
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         check_identifier(table)
         for col in frame.columns:
             check_identifier(str(col))
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.register("_incoming", frame)
-                if self.exists(table):
-                    cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
-                    cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
-                else:
-                    cur.execute(f"CREATE TABLE {self.table(table)} AS SELECT * FROM _incoming")
-                cur.unregister("_incoming")
-            except duckdb.Error as exc:
-                raise _translate(exc, f"inserting into {table}") from None
+        cur = self._cursor()
+        try:
+            cur.register("_incoming", frame)
+            if self.exists(table):
+                cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
+                cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
+            else:
+                cur.execute(f"CREATE TABLE {self.table(table)} AS SELECT * FROM _incoming")
+            cur.unregister("_incoming")
+        except duckdb.Error as exc:
+            raise _translate(exc, f"inserting into {table}") from None
         return len(frame)
 
     def upsert_labels(self, table: str, frame: pd.DataFrame, key: str) -> int:
         """Insert labels, replacing any earlier label of the same key (the last one wins)."""
         check_identifier(table)
         check_identifier(key)
-        with self._lock:
-            if not self.exists(table):
-                return self.insert_frame(table, frame)
-            cur = self._con.cursor()
-            cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
-            cur.register("_incoming", frame)
-            try:
-                cur.execute("BEGIN TRANSACTION")  # replace and insert together, or neither
-                cur.execute(f"DELETE FROM {self.table(table)} WHERE {self.dialect.q(key)} IN "
-                            f"(SELECT {self.dialect.q(key)} FROM _incoming)")
-                cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
-                cur.execute("COMMIT")
-            except duckdb.Error as exc:
-                cur.execute("ROLLBACK")
-                raise _translate(exc, f"upserting labels into {table}") from None
-            finally:
-                cur.unregister("_incoming")
-            return len(frame)
+        if not self.exists(table):
+            return self.insert_frame(table, frame)
+        cur = self._cursor()
+        cols = ", ".join(self.dialect.q(str(c)) for c in frame.columns)
+        cur.register("_incoming", frame)
+        try:
+            cur.execute("BEGIN TRANSACTION")  # replace and insert together, or neither
+            cur.execute(f"DELETE FROM {self.table(table)} WHERE {self.dialect.q(key)} IN "
+                        f"(SELECT {self.dialect.q(key)} FROM _incoming)")
+            cur.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM _incoming")
+            cur.execute("COMMIT")
+        except duckdb.Error as exc:
+            cur.execute("ROLLBACK")
+            raise _translate(exc, f"upserting labels into {table}") from None
+        finally:
+            cur.unregister("_incoming")
+        return len(frame)
+
+    def merge_staged(self, table: str, stage: str, key: str | None, *,
+                     appends: Sequence[tuple[str, pd.DataFrame]] = (), state: Mapping[str, str] | None = None,
+                     since_column: str | None = None) -> int:
+        """Move a staged file into `table` in one transaction: rows whose `key` is new (every row when key is
+        None), the `appends` (rejects) and the `state` keys commit together or not at all; returns rows added."""
+        for name in (table, stage, *(k for k in [key] if k)):
+            check_identifier(name)
+        cur = self._cursor()
+        inserted = 0
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            if self.exists(stage):
+                cols = ", ".join(self.dialect.q(c) for c in self.columns(stage))
+                t, s = self.table(table), self.table(stage)
+                if not self.exists(table):
+                    cur.execute(f"CREATE TABLE {t} AS SELECT * FROM {s} WHERE false")
+                where = "" if key is None else (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM {t} AS x WHERE x.{self.dialect.q(key)} = S.{self.dialect.q(key)})")
+                cur.execute(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} AS S{where}")
+                inserted = int((cur.fetchone() or [0])[0])
+            for name, frame in appends:
+                self.insert_frame(name, frame)  # the same cursor: inside this transaction
+            for k, v in (state or {}).items():
+                cur.execute("INSERT OR REPLACE INTO driftline_state VALUES ($k, $v)", {"k": k, "v": v})
+            cur.execute("COMMIT")
+        except (duckdb.Error, StoreError) as exc:
+            cur.execute("ROLLBACK")
+            raise exc if isinstance(exc, StoreError) else _translate(exc, f"loading into {table}") from None
+        finally:
+            self.drop_table(stage)
+        return inserted
+
+    def drop_table(self, name: str) -> None:
+        """Drop a (staging) table if it exists."""
+        check_identifier(name)
+        try:
+            self._cursor().execute(f"DROP TABLE IF EXISTS {self.table(name)}")
+        except duckdb.Error as exc:
+            raise _translate(exc, f"dropping {name}") from None
 
     def save_run(self, record: RunRecord) -> bool:
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute(
-                    "INSERT INTO driftline_runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                    [record.run_id, record.model, record.window_start, record.window_end, record.created_at,
-                     record.status, record.summary_json, record.bytes_processed])
-                inserted = cur.fetchone()
-                cur.execute("COMMIT")
-            except duckdb.Error as exc:
-                cur.execute("ROLLBACK")
-                raise _translate(exc, "saving the run") from None
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(
+                "INSERT INTO driftline_runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                [record.run_id, record.model, record.window_start, record.window_end, record.created_at,
+                 record.status, record.summary_json, record.bytes_processed])
+            inserted = cur.fetchone()
+            cur.execute("COMMIT")
+        except duckdb.Error as exc:
+            cur.execute("ROLLBACK")
+            raise _translate(exc, "saving the run") from None
         return bool(inserted and inserted[0])
 
     def update_run_summary(self, run_id: str, summary_json: str) -> None:

@@ -154,3 +154,11 @@ def test_middleware_puts_the_request_trace_on_every_line() -> None:
     ]
     assert handler_lines[0]["logging.googleapis.com/spanId"] == "0000000000000011"
     assert handler_lines[0]["logging.googleapis.com/trace_sampled"] is True
+
+
+def test_an_oversized_trace_span_is_bounded_not_an_error() -> None:
+    # int() refuses strings of more than 4,300 digits: such a header made every route 500.
+    trace = "a" * 32
+    assert parse_trace_header(f"{trace}/{'9' * 4_400};o=1") is None
+    assert parse_trace_header(f"{trace}/{'9' * 25};o=1") == Trace(trace, None, False)
+    assert parse_trace_header(f"{trace}/123;o=1") == Trace(trace, f"{123:016x}", True)

@@ -336,6 +336,48 @@ class BigQueryStore:
             self._call("dropping the staging table", lambda: self._client.delete_table(self._ref(stage), not_found_ok=True, **self._no_retry))
         return len(frame)
 
+    def merge_staged(self, table: str, stage: str, key: str | None, *,
+                     appends: Sequence[tuple[str, pd.DataFrame]] = (), state: Mapping[str, str] | None = None,
+                     since_column: str | None = None) -> int:
+        """Move a staged file into `table` with one MERGE (atomic: all its new-key rows or none), then the
+        appends and state; returns rows added. Unlike DuckDB, the rejects commit after the rows, not with them."""
+        inserted = 0
+        try:
+            if self.exists(stage):
+                staged = self.columns(stage)
+                cols = [self.dialect.q(c) for c in staged]
+                t, s = self.table(table), self.table(stage)
+                if not self.exists(table):  # created as insert_frame would: partitioned by the model's layout
+                    self._create_like(table, [(c, kind, "NULLABLE") for c, kind in staged.items()])
+                if key is None:
+                    sql = f"INSERT INTO {t} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {s}"
+                else:
+                    k = self.dialect.q(check_identifier(key))
+                    # The partition filter a predictions table requires; true of every stored row.
+                    since = f" AND T.{self.dialect.q(since_column)} >= TIMESTAMP '1678-01-01'" if since_column else ""
+                    sql = (f"MERGE {t} AS T USING {s} AS S ON T.{k} = S.{k}{since} WHEN NOT MATCHED THEN "
+                           f"INSERT ({', '.join(cols)}) VALUES ({', '.join('S.' + c for c in cols)})")
+                inserted = self.execute(Query(sql), f"merging the staged rows into {self._ref(table)}")
+            for name, frame in appends:
+                self.insert_frame(name, frame)
+            for k_, v in (state or {}).items():
+                self.put_state(k_, v)
+        finally:
+            self.drop_table(stage)
+        return inserted
+
+    def _create_like(self, table: str, fields: list[Field]) -> None:
+        lay = self.layouts.get(table)
+        if lay is not None and lay.timestamp in {f[0] for f in fields}:
+            self._create_predictions(lay, fields)
+        else:
+            self.create_table(table, fields)
+
+    def drop_table(self, name: str) -> None:
+        """Drop a (staging) table if it exists."""
+        self._call("dropping a table", lambda: self._client.delete_table(self._ref(name), not_found_ok=True,
+                                                                       **self._no_retry))
+
     def save_run(self, record: RunRecord) -> bool:
         """One MERGE statement: atomic, and a second run with the same id inserts nothing."""
         names = [n for n, _, _ in RUNS_SCHEMA]

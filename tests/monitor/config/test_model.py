@@ -106,3 +106,19 @@ def test_the_performance_policy_is_set_from_yaml(tmp_path: Path) -> None:
     assert (p.key_class, p.fdr, p.min_coverage) == (1, 0.05, 0.3)
     assert p.floor("recall_1") == 0.1 and p.floor("accuracy") == 0.02  # the defaults stay for the rest
     assert cfg.labels is not None and cfg.labels.delay is not None and cfg.labels.delay.days == 3
+
+
+def test_a_secret_in_a_config_error_is_redacted_wherever_it_was_placed(tmp_path: Path) -> None:
+    # A token pasted into model: (or any field) must not reach the start-up error, raw or encoded.
+    token = "xoxb-1234-Secret-Token"
+    path = write_config(tmp_path)
+    text = path.read_text().replace("model: wheel-assembly", "model: '${SLACK_TOKEN}'")
+    path.write_text(text + "\nchannels: {slack: {bot_token: '${SLACK_TOKEN}', channel: '#ml'}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path, env={"SLACK_TOKEN": token})
+    assert "model" in str(err.value) and token not in str(err.value) and "***" in str(err.value)
+    path.write_text(text.replace("'${SLACK_TOKEN}'", f"'{token}'") +
+                    f"\nchannels: {{slack: {{bot_token: '{token}', channel: '#ml'}}}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert token not in str(err.value)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from monitor.config import ModelConfig, load_model_config
@@ -205,3 +206,23 @@ def test_crafted_identifiers_are_refused_before_any_sql_is_sent(bad: str) -> Non
         with pytest.raises(UnsafeIdentifier):
             attempt()
     assert client.calls == []
+
+
+def test_an_ingest_is_one_merge_on_bigquery_and_a_rerun_adds_nothing(cfg: ModelConfig, bq_client: Any, bq_dataset: str,
+                                                                       tmp_path: Path) -> None:
+    from monitor.pipeline.ingest import ingest
+
+    logs, _ = simulate.traffic(1, 300, START, scenario="none")
+    path = tmp_path / "logs.parquet"
+    pd.concat([logs, logs.iloc[:50]], ignore_index=True).to_parquet(path, index=False)  # 50 ids twice in the file
+    bq = _store(bq_client, bq_dataset, cfg)
+    bq.init()
+    bq.insert_frame(cfg.predictions.table, logs.iloc[:100])  # a partial earlier load
+    report = ingest(bq, cfg, "predictions", path)
+    assert (report.rows_read, report.rows_loaded, report.duplicates) == (350, 200, 150)
+    count = Query(f"SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM {bq.table(cfg.predictions.table)} "
+                  "WHERE ts >= TIMESTAMP '2000-01-01'")
+    assert bq.query(count)[0] == {"n": 300, "d": 300}
+    assert ingest(bq, cfg, "predictions", path).rows_loaded == 0
+    assert bq.query(count)[0] == {"n": 300, "d": 300}
+    assert not [t for t in bq_client.list_tables(f"{bq.project}.{bq.dataset}") if t.table_id.startswith("_stage_")]
