@@ -278,7 +278,7 @@ def _rate_tests(item: DecisionInput, kind: str, ref: np.ndarray, cur: np.ndarray
     """The kind's rate tests (monitor/drift/rates.py); a test without what it needs is left out."""
     out: list[rates.RateResult | None] = []
     r, w = item.reference, item.window
-    if isinstance(item.spec, CategoricalSpec):
+    if isinstance(item.spec, CategoricalSpec) and kind in ("binary", "categorical"):
         names = [*item.spec.top, "(other)", "(new values)"]
         out.append(rates.shares_test(ref, cur, names, item.rate_floors))
     elif isinstance(r, NumericProfile) and isinstance(w, NumericProfile):

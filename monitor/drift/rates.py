@@ -88,11 +88,16 @@ def score_larger(c1: np.ndarray, n1: np.ndarray, c0: np.ndarray, n0: np.ndarray,
 
 
 def share_p_values(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float, floor: np.ndarray) -> np.ndarray:
-    """Per cell, the p-value of H0: |q - p| <= floor, both boundaries (a rise, and a fall seen as the
-    complement's rise)."""
+    """Per cell, the p-value of H0: |q - p| <= floor: the one-sided score test in the direction seen (a
+    fall is the complement's rise), plus the chance of so large a move from the far boundary (as the
+    spread test: it matters only when the floor is small beside the noise)."""
     up = score_larger(cw, nw, cr, nr, floor)
     down = score_larger(nw - cw, nw, nr - cr, nr, floor)
-    return np.minimum(1.0, up + down)
+    near = np.minimum(up, down)
+    p = cr / nr
+    se = np.sqrt(np.clip(p * (1 - p), 1e-12, None) * (1 / nw + 1 / nr))
+    far = sps.norm.sf(sps.norm.isf(np.clip(near, 1e-300, 1.0)) + 2 * floor / se)
+    return np.minimum(1.0, near + far)
 
 
 @dataclass(frozen=True)
