@@ -134,14 +134,17 @@ def shares_test(ref: np.ndarray, cur: np.ndarray, names: list[str], floors: Rate
     pv = share_p_values(cur[idx], nw, ref[idx], nr, floor[idx])
     k = int(np.argmin(pv))
     i = int(idx[k])
+    best = float(pv[k])
     levels = int(sum(pr > 0 for pr in p[:-1]))
     # a binary column's two levels move together: count them once
     m = max(1, idx.size - int(levels == 2 and tested[:-1].sum() == 2))
     # the minimum detectable change is quoted for one fixed cell: a binary's rarer level, else the largest
     j = int(np.argmin(np.where(p[:-1] > 0, p[:-1], np.inf))) if levels == 2 else int(np.argmax(p[:-1]))
+    if levels == 2 and i != p.size - 1 and j in idx:
+        i = j  # a binary's two levels tell the same change: say it as the rarer level's rate
     se = float(np.sqrt(p[j] * (1 - p[j]) * (1 / nw + 1 / nr)))
     f_new = floors.new_values
-    return RateResult("shares", float(min(1.0, m * pv[k])), float(cur[i] / nw - p[i]), float(floor[i]),
+    return RateResult("shares", float(min(1.0, m * best)), float(cur[i] / nw - p[i]), float(floor[i]),
                       names[i], se, m, mdc_floor=float(floor[j]), mdc_cell=names[j],
                       se_new=float(np.sqrt(f_new * (1 - f_new) / nw)), floor_new=f_new)
 
