@@ -1,14 +1,17 @@
-"""Detection benchmark (issue 5 item 4): false alarms and power of Driftline's drift rule.
+"""Detection benchmark (issues 5 and 17): false alarms and power of Driftline's drift rule.
 
-On identical seeded data it compares Driftline's defaults (profile_frame -> decide, plus the
-multivariate domain classifier in the same BH family), Evidently 0.7's DataDriftPreset
-defaults, and per-column p < 0.05 without correction (K-S / chi-square on the raw rows).
+On identical seeded data (bench/detection_data.py) it compares Driftline's defaults (profile_frame ->
+decide, plus the multivariate domain classifier in the same BH family) at several run-level budgets,
+the rule before issue 17 ("driftline before": distance and spread only), Evidently 0.7's
+DataDriftPreset defaults, per-column p < 0.05 without correction (K-S / chi-square on the raw rows),
+and NannyML's univariate defaults (bench/detection_nannyml.py, in its own virtual environment, merged
+with --nannyml-rows).
 
-    .venv/bin/python bench/detection.py            # the full run for the docs (~30 min, 2 cores)
-    .venv/bin/python bench/detection.py --quick    # a smoke run (~1 min)
+    nice -n 10 .venv/bin/python bench/detection.py      # the full run for the docs
+    .venv/bin/python bench/detection.py --quick         # a smoke run
 
-Replicate r draws its own 50,000-row reference; every window of every scenario and size is
-drawn from seeds (seed, r, scenario, size), so any cell can be re-run on its own.
+Replicate r draws its own 20,000-row reference; every window of every scenario and size is
+drawn from seeds (seed, r, cell, size), so any cell can be re-run on its own.
 """
 
 from __future__ import annotations
@@ -21,131 +24,47 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.detection_data import (
+    CATEGORICAL, FEATURES, MAIN, NEW, NUMERIC, SCENARIOS, SIZES, Scenario, cells, reference, window,
+)
 from monitor.drift.decision import DecisionInput, decide
 from monitor.drift.multivariate import domain_classifier
-from monitor.schema.profile import Kind
 from tests.oracle.profile_frame import build_specs, profile_frame
 
-REF_ROWS = 50_000
-SIZES = (200, 2_000, 20_000, 200_000)
-NUMERIC = ("normal", "normal_b", "lognormal", "bimodal", "heavy_tailed", "uniform", "step")
-CATEGORICAL = {"cat3": 3, "cat10": 10, "cat50": 50}
-FEATURES: list[tuple[str, Kind]] = [(n, "numerical") for n in NUMERIC] + [(c, "categorical") for c in CATEGORICAL]
-REF_RHO = 0.5  # correlation of normal and normal_b in the reference
+LEVELS = (0.01, 0.02, 0.05)  # run-level BH budgets at which Driftline's verdicts are summarised
+BELOW_REPS = 200  # replicates of the below-floor scenarios (no change itself gets --replicates)
 
 
-def _cat_probs(levels: int) -> np.ndarray:
-    """Skewed (Zipf-like) level shares; 3 levels are 0.6 / 0.3 / 0.1."""
-    if levels == 3:
-        return np.array([0.6, 0.3, 0.1])
-    w = 1.0 / np.arange(1, levels + 1) ** 1.1
-    return w / w.sum()
+def bh_adjusted(p: list[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values: a column is flagged at level a exactly when its value <= a."""
+    m = len(p)
+    order = np.argsort(p)
+    adj = np.minimum.accumulate((np.asarray(p)[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
 
 
-# (mean, std) of each numerical shape, so shifts are in reference standard deviations
-_LN_S = 0.75
-MOMENTS = {
-    "normal": (0.0, 1.0),
-    "normal_b": (0.0, 1.0),
-    "lognormal": (math.exp(_LN_S**2 / 2), math.sqrt((math.exp(_LN_S**2) - 1) * math.exp(_LN_S**2))),
-    "bimodal": (0.0, math.sqrt(1 + 4)),
-    "heavy_tailed": (0.0, math.sqrt(3.0)),
-    "uniform": (0.5, math.sqrt(1 / 12)),
-    "step": (500.0, math.sqrt((1001**2 - 1) / 12)),
-}
+def driftline(specs: dict, ref_prof, prof, mv_test, seed: int, before: bool) -> dict[str, float]:
+    """Per column, the smallest run-level budget at which Driftline flags it (BH-adjusted p-value).
 
-
-@dataclass(frozen=True)
-class Scenario:
-    """One change applied to the windows: what, to which feature, how much."""
-
-    name: str
-    change: str  # none | shift | scale | top_share | unseen | correlation
-    target: str = ""
-    amount: float = 0.0
-    power: bool = True  # counted as power (False: a change below the floor, counted as false alarms)
-
-
-MAIN = [
-    Scenario("no change", "none", power=False),
-    Scenario("shift 0.05 std (below floor)", "shift", "normal", 0.05, power=False),
-    Scenario("shift 0.1 std", "shift", "normal", 0.1),
-    Scenario("shift 0.25 std", "shift", "normal", 0.25),
-    Scenario("shift 0.5 std", "shift", "normal", 0.5),
-    Scenario("scale 1.2", "scale", "normal", 1.2),
-    Scenario("top category -10 pts", "top_share", "cat3", 0.10),
-    Scenario("unseen category 5%", "unseen", "cat10", 0.05),
-    Scenario("correlation 0.5 -> 0", "correlation", "normal_b", 0.0),
-]
-# the same changes on every shape, Driftline only, at the sizes of the acceptance targets
-SWEEP = (
-    [(Scenario(f"shift 0.25 std [{f}]", "shift", f, 0.25), 2_000) for f in NUMERIC if f != "normal_b"]
-    + [(Scenario(f"scale 1.2 [{f}]", "scale", f, 1.2), 2_000) for f in NUMERIC if f != "normal_b"]
-    + [(Scenario(f"shift 0.1 std [{f}]", "shift", f, 0.1), 20_000) for f in NUMERIC if f != "normal_b"]
-    + [(Scenario(f"shift 0.05 std [{f}] (below floor)", "shift", f, 0.05, power=False), 200_000)
-       for f in NUMERIC if f != "normal_b"]
-    + [(Scenario(f"scale 1.02 [{f}] (below floor)", "scale", f, 1.02, power=False), 200_000)
-       for f in NUMERIC if f != "normal_b"]
-    + [(Scenario("top category -2 pts [cat3] (below floor)", "top_share", "cat3", 0.02, power=False), 200_000)]
-    + [(Scenario(f"top category -10 pts [{c}]", "top_share", c, 0.10), 2_000) for c in CATEGORICAL]
-    + [(Scenario(f"unseen category 5% [{c}]", "unseen", c, 0.05), 2_000) for c in CATEGORICAL]
-)
-
-
-def draw(rng: np.random.Generator, n: int, sc: Scenario) -> pd.DataFrame:
-    """n rows of every feature, with the scenario's change applied."""
-    z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
-    rho = sc.amount if sc.change == "correlation" else REF_RHO
-    cols: dict[str, Any] = {
-        "normal": z1,
-        "normal_b": rho * z1 + math.sqrt(1 - rho**2) * z2,
-        "lognormal": np.exp(_LN_S * rng.standard_normal(n)),
-        "bimodal": rng.standard_normal(n) + np.where(rng.random(n) < 0.5, -2.0, 2.0),
-        "heavy_tailed": rng.standard_t(3, n),
-        "uniform": rng.random(n),
-        "step": rng.integers(0, 1001, n).astype(float),
-    }
-    for f in NUMERIC:
-        mean, std = MOMENTS[f]
-        if sc.target == f and sc.change == "shift":
-            cols[f] = cols[f] + sc.amount * std
-        elif sc.target == f and sc.change == "scale":
-            cols[f] = mean + sc.amount * (cols[f] - mean)
-        if f == "step":  # an integer index stays an integer
-            cols[f] = np.round(cols[f])
-    for c, levels in CATEGORICAL.items():
-        p = _cat_probs(levels)
-        names = [f"{c}_{i}" for i in range(levels)]
-        if sc.target == c and sc.change == "top_share":
-            rest = p[1:] / p[1:].sum()
-            p = np.r_[p[0] - sc.amount, p[1:] + sc.amount * rest]
-        if sc.target == c and sc.change == "unseen":
-            p = np.r_[p * (1 - sc.amount), sc.amount]
-            names = names + [f"{c}_new"]
-        codes = rng.choice(len(p), size=n, p=p)
-        cols[c] = pd.Categorical.from_codes(codes, categories=names)
-    return pd.DataFrame(cols)
-
-
-def driftline(ref: pd.DataFrame, specs: dict, ref_prof, win: pd.DataFrame, seed: int, mv: bool) -> set[str]:
-    """Columns Driftline flags in one run (defaults), the multivariate test in the same family."""
-    prof = profile_frame(win, specs)
+    ``before``: the rule before issue 17 (distance and spread only: every column 'continuous')."""
     items: list = [
-        DecisionInput(name, kind, specs[name], ref_prof.features[name], prof.features[name])
+        DecisionInput(name, kind, specs[name], ref_prof.features[name], prof.features[name],  # type: ignore[arg-type]
+                      column_kind="continuous" if before else None)
         for name, kind in FEATURES
     ]
-    if mv:
-        items.append(domain_classifier(ref, win, [f for f, _ in FEATURES], seed=seed).as_test())
-    return {d.name for d in decide(items, seed=seed) if d.drifted}
+    if mv_test is not None:
+        items.append(mv_test)
+    got = [d for d in decide(items, seed=seed, fdr=0.01) if d.p_value is not None]
+    return dict(zip([d.name for d in got], bh_adjusted([float(d.p_value) for d in got]).tolist(), strict=True))
 
 
 def evidently(ref_ds: object, win: pd.DataFrame) -> set[str]:
@@ -189,8 +108,10 @@ def pvalues(ref: pd.DataFrame, win: pd.DataFrame) -> set[str]:
     return out
 
 
-def _cells(sizes: tuple[int, ...]) -> list[tuple[Scenario, int]]:
-    return [(sc, n) for sc in MAIN for n in sizes] + [(sc, n) for sc, n in SWEEP if n in sizes]
+def _reps(sc: Scenario, cfg: dict) -> int:
+    if sc.change == "none":
+        return cfg["null_reps"]
+    return min(BELOW_REPS, cfg["null_reps"]) if not sc.power else cfg["power_reps"]
 
 
 def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
@@ -201,34 +122,35 @@ def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
     warnings.filterwarnings("ignore")
     out = []
     with threadpool_limits(1):
-        rng = np.random.default_rng([cfg["seed"], r])
-        ref = draw(rng, REF_ROWS, MAIN[0])
-        specs = build_specs(ref, FEATURES)
+        ref = reference(cfg["seed"], r)
+        specs = build_specs(ref, FEATURES)  # type: ignore[arg-type]
         ref_prof = profile_frame(ref, specs)
         ref_ds = None
-        for ci, (sc, n) in enumerate(_cells(tuple(cfg["sizes"]))):
-            main = sc in MAIN
-            reps = cfg["null_reps"] if not sc.power else cfg["power_reps"] if main else cfg["sweep_reps"]
-            if r >= reps:
+        for ci, (sc, n) in enumerate(cells(tuple(cfg["sizes"]))):
+            if r >= _reps(sc, cfg):
                 continue
-            win = draw(np.random.default_rng([cfg["seed"], r, ci, n]), n, sc)
+            win = window(cfg["seed"], r, ci, n, sc)
             seed = cfg["seed"] * 1_000_003 + r
-            mv = sc.change in ("none", "correlation") and r < cfg["mv_reps"]
             target = "multivariate" if sc.change == "correlation" else sc.target
-            got = driftline(ref, specs, ref_prof, win, seed, mv)
-            out.append(("driftline", n, sc.name, bool(got), target in got))
-            if main and r < cfg["ev_reps"]:
+            prof = profile_frame(win, specs)
+            mv = None
+            if sc.change in ("none", "correlation") and r < cfg["mv_reps"]:
+                mv = domain_classifier(ref, win, [f for f, _ in FEATURES], seed=seed).as_test()
+            for method, before in (("driftline", False), ("driftline before", True)):
+                q = driftline(specs, ref_prof, prof, mv, seed, before)
+                any_q = min(q.values()) if q else 1.0
+                for level in LEVELS if not before else LEVELS[:1]:
+                    out.append((f"{method} @{level:g}", n, sc.name, any_q <= level, q.get(target, 1.0) <= level))
+            if r < cfg["ev_reps"] and (sc.new or sc.change == "none"):
                 if ref_ds is None:
                     from evidently import Dataset
 
                     ref_ds = Dataset.from_pandas(ref, data_definition=_definition())
                 got = evidently(ref_ds, win)
-                out.append(("evidently", n, sc.name, bool(got), bool(got & {sc.target, "normal"})
-                            if sc.change == "correlation" else sc.target in got))
-            if main and r < cfg["power_reps"]:
+                out.append(("evidently", n, sc.name, bool(got), sc.target in got))
+            if r < cfg["power_reps"] and sc.change != "correlation":
                 got = pvalues(ref, win)
-                out.append(("p<0.05", n, sc.name, bool(got), bool(got & {sc.target, "normal"})
-                            if sc.change == "correlation" else sc.target in got))
+                out.append(("p<0.05", n, sc.name, bool(got), sc.target in got))
     return out
 
 
@@ -263,7 +185,7 @@ def summarise(rows: list[tuple[str, int, str, bool, bool]]) -> list[dict]:
 def table(results: list[dict]) -> str:
     """The results as a markdown table (rate [95% Wilson interval], replicates)."""
     lines = ["| scenario | rows | method | reps | any alarm | changed feature flagged |", "|---|---:|---|---:|---|---|"]
-    order = {sc.name: i for i, (sc, _) in enumerate([(s, 0) for s in MAIN] + list(SWEEP))}
+    order = {sc.name: i for i, sc in enumerate(SCENARIOS)}
     for r in sorted(results, key=lambda x: (order.get(x["scenario"], 99), x["rows"], x["method"])):
         lo, hi = r["any_alarm_ci"]
         tlo, thi = r["target_ci"]
@@ -273,37 +195,64 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pooled(results: list[dict]) -> list[dict]:
+    """Per method and size: power pooled over issue 17's new kinds of change, with its Wilson interval."""
+    new = {sc.name for sc in NEW}
+    acc: dict[tuple[str, int], list[float]] = {}
+    for r in results:
+        if r["scenario"] in new:
+            a = acc.setdefault((r["method"], r["rows"]), [0, 0])
+            a[0] += r["replicates"]
+            a[1] += round(r["target"] * r["replicates"])
+    return [{"method": m, "rows": n, "replicates": k, "power": hits / k, "power_ci": wilson(int(hits), k)}
+            for (m, n), (k, hits) in sorted(acc.items())]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few replicates")
-    parser.add_argument("--replicates", type=int, default=500, help="no-change and below-floor replicates")
-    parser.add_argument("--power-replicates", type=int, default=200)
-    parser.add_argument("--sweep-replicates", type=int, default=100)
-    parser.add_argument("--mv-replicates", type=int, default=500, help="runs that include the domain classifier")
-    parser.add_argument("--evidently-replicates", type=int, default=30)
+    parser.add_argument("--replicates", type=int, default=500, help="no-change replicates (below-floor: <= 200)")
+    parser.add_argument("--power-replicates", type=int, default=100)
+    parser.add_argument("--mv-replicates", type=int, default=100, help="runs that include the domain classifier")
+    parser.add_argument("--evidently-replicates", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--nannyml-rows", type=Path, help="rows written by bench/detection_nannyml.py, merged")
+    parser.add_argument("--rows", type=Path, help="re-summarise rows saved by an earlier run instead of running")
     parser.add_argument("--out", type=Path, default=Path("bench/detection-results.json"))
     a = parser.parse_args(argv)
     if a.quick:
-        a.replicates, a.power_replicates, a.sweep_replicates, a.mv_replicates, a.evidently_replicates = 6, 4, 3, 3, 2
+        a.replicates, a.power_replicates, a.mv_replicates, a.evidently_replicates = 6, 4, 3, 2
     cfg = {"seed": a.seed, "sizes": a.sizes, "null_reps": a.replicates, "power_reps": a.power_replicates,
-           "sweep_reps": a.sweep_replicates, "mv_reps": a.mv_replicates, "ev_reps": a.evidently_replicates}
-    total = max(a.replicates, a.power_replicates, a.sweep_replicates, a.evidently_replicates)
+           "mv_reps": a.mv_replicates, "ev_reps": a.evidently_replicates}
+    total = max(a.replicates, a.power_replicates, a.evidently_replicates)
     start = time.perf_counter()
     rows: list = []
-    with mp.get_context("spawn").Pool(a.workers) as pool:
-        for i, part in enumerate(pool.imap_unordered(replicate, [(r, cfg) for r in range(total)])):
-            rows.extend(part)
-            if (i + 1) % max(1, total // 20) == 0:
-                print(f"  {i + 1}/{total} replicates, {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    results = summarise(rows)
+    raw = a.out.with_suffix(".rows.json")
+    if a.rows:
+        saved = json.loads(a.rows.read_text())
+        rows, cfg = saved["rows"], saved["config"]
+    else:
+        with mp.get_context("spawn").Pool(a.workers) as pool:
+            for i, part in enumerate(pool.imap_unordered(replicate, [(r, cfg) for r in range(total)])):
+                rows.extend(part)
+                if (i + 1) % 10 == 0 or i + 1 == total:  # partial rows survive an interrupted run
+                    print(f"  {i + 1}/{total} replicates, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+                    raw.write_text(json.dumps({"config": cfg, "done": i + 1, "rows": rows}))
     elapsed = time.perf_counter() - start
+    if a.nannyml_rows:
+        rows = [*rows, *json.loads(a.nannyml_rows.read_text())["rows"]]
+    results = summarise([tuple(x) for x in rows])  # type: ignore[misc]
     machine = f"{platform.processor() or platform.machine()}, {mp.cpu_count()} cores, Python {platform.python_version()}"
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"config": cfg, "seconds": elapsed, "machine": machine, "results": results}, indent=1))
+    a.out.write_text(json.dumps({"config": cfg, "seconds": elapsed, "machine": machine, "results": results,
+                                 "pooled_new": pooled(results)}, indent=1))
     print(table(results))
+    print("\n| method | rows | runs | pooled power over the new kinds |\n|---|---:|---:|---|")
+    for p in pooled(results):
+        print(f"| {p['method']} | {p['rows']:,} | {p['replicates']} | {100 * p['power']:.1f}% "
+              f"[{100 * p['power_ci'][0]:.1f}, {100 * p['power_ci'][1]:.1f}] |")
     print(f"\n{elapsed:.0f} s on {machine}; results in {a.out}")
 
 

@@ -45,7 +45,7 @@ def feature_page(s: RunSummary, name: str, history: Sequence[RunSummary],
                     f"{e(r.window.start.strftime('%Y-%m-%d %H:%M'))}</a></td><td>{e(rv.statistic)}</td>"
                     f"<td>{num(rv.value)}</td><td>{num(rv.threshold)}</td>"
                     f"<td>{'drift' if rv.drifted else ('n/a' if rv.status == 'insufficient_data' else 'ok')}</td>"
-                    f"<td class=note>{e(dq)}</td></tr>")
+                    f"<td class=note>{e(dq)}</td><td class='note mdc'>{e(rv.min_detectable_text or '—')}</td></tr>")
     alerts = [(r, a) for r in runs for a in r.alerts if name in a.message or name in a.rule]
     alert_items = "".join(f"<li>{e(r.window.start.strftime('%Y-%m-%d'))} <b>{e(a.severity)}</b> {e(a.rule)}: "
                           f"{e(a.message)}</li>" for r, a in alerts)
@@ -55,7 +55,7 @@ def feature_page(s: RunSummary, name: str, history: Sequence[RunSummary],
             f"<h1>{e(s.model)} · {e(name)}</h1><p id=feature-headline>{e(said)}</p>"
             + distributions(s, only=name) + trends(s, runs, only=name)
             + "<h2>History</h2><div class=scroll><table id=feature-history><tr><th>window</th><th>statistic</th>"
-              "<th>value</th><th>threshold</th><th>verdict</th><th>data quality</th></tr>" + "".join(rows)
+              "<th>value</th><th>threshold</th><th>verdict</th><th>data quality</th><th>smallest detectable change</th></tr>" + "".join(rows)
             + "</table></div>"
             + ("<h2>Alerts it raised</h2><ul id=feature-alerts>" + alert_items + "</ul>" if alert_items else "")
             + ("<h2>Open incidents</h2><ul>" + incidents + "</ul>" if incidents else ""))

@@ -40,7 +40,9 @@ def _verdict_rows(rows: Sequence[FeatureVerdict], s: RunSummary) -> str:
         out.append(f"<tr class='{'drift' if v.drifted else ''}' data-feature='{_e(v.name)}'><td>{feature_link(s.run_id, v.name)}</td>"
                    f"<td>{_e(v.kind)}</td><td>{_e(v.statistic)}</td><td>{_num(v.value)}</td><td>{_num(v.threshold)}</td>"
                    f"<td>{_num(v.p_value, 3)}</td><td>{_status(v)}</td><td class=note>{_e(dq)}</td>"
-                   f"<td class=note>{others}</td></tr>")
+                   f"<td class=note>{others}</td>"
+                   # what this window's size could have flagged at all (computed in monitor/drift/detectable.py)
+                   f"<td class='note mdc'>{_e(v.min_detectable_text or '—')}</td></tr>")
     return "".join(out)
 
 
@@ -66,7 +68,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
                if s.extra.get("reference_changed_at") else "") + "</p>")
     alerts = "".join(f"<li><b>{_e(a.severity)}</b> {_e(a.rule)}: {_e(a.message)}</li>" for a in s.alerts)
     cols = ("<tr><th>column</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th>"
-            "<th>verdict</th><th>data quality</th><th>other statistics</th></tr>")
+            "<th>verdict</th><th>data quality</th><th>other statistics</th><th>smallest detectable change</th></tr>")
     extra_rows = [v for v in (s.prediction_drift, s.label_drift) if v is not None]
     ranked = sorted(s.features, key=lambda v: (not v.drifted, -(v.value or 0) / (v.threshold or 1)))
     verdicts = (f"<h2>Driftline verdicts (full window, SQL profile)</h2>"
@@ -74,7 +76,8 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
                 "</table></div>"
                 "<p class=note>Most severe first. Verdicts come from the whole window's SQL profile: a feature drifts "
                 "when the change exceeds its practical floor with the run's false-discovery rate controlled (see docs). "
-                "The threshold is the value above which it is flagged at this window's size.</p>")
+                "The threshold is the value above which it is flagged at this window's size; the smallest detectable "
+                "change is what this window's size lets the column flag half the time at the run's budget.</p>")
     mv = s.multivariate
     if mv and mv.get("auc") is not None:
         badge = '<span class="badge b-drift">drift</span>' if mv.get("drifted") else '<span class="badge b-ok">ok</span>'

@@ -13,6 +13,33 @@ DRIFT_SHARE = 0.5  # dataset drift when at least this share of the features drif
 STATISTIC = {"numerical": "wasserstein", "categorical": "jensenshannon"}
 # The spread test's floor, on |log(dispersion ratio)|: 0.025 is about a 1.03x scale change once binned.
 SPREAD_FLOOR = 0.025
+# Rate floors (monitor/drift/rates.py; docs/drift-decisions.md 2c). A share p (a binary flag's rate, a
+# category's share, a numerical column's share of zeros) has changed enough to matter when it moved by
+# more than the smaller of RATE_POINTS and RATE_RELATIVE * min(p, 1 - p), never less than RATE_MINIMUM:
+# - 2.5 points: a 2-point move of a 60% category is noise a person would not be paged for (the JS floor
+#   already let it pass), a 3-point move of it is not;
+# - 10% relative: "a rate of 0.10 becoming 0.12 matters" (20%) is above it, so a rare flag's 30-50%
+#   rise is caught long before it is 2.5 points;
+# - 0.2 points: below that a rare cell's change is under one row in 500, smaller than anyone acts on.
+RATE_POINTS = 0.025
+RATE_RELATIVE = 0.10
+RATE_MINIMUM = 0.002
+NEW_VALUES_SHARE = 0.005  # values the reference never had: more than 0.5% of the rows is a change
+# A count's rate (its mean): 5% relative. For a Poisson rate of 3 that is 0.09 std, next to the 0.055 std
+# location floor; a 13% move of a count's rate is a change a person would call real.
+MEAN_RELATIVE = 0.05
+ZERO_INFLATED_SHARE = 0.10  # a numerical column with at least this share of exact zeros gets the zero-share test
+MIN_EXPECTED = 10  # a share is tested on its own when the window should hold >= 10 of it (normal regime)
+# How a column's share of the run's level is split between its tests (weighted Bonferroni), per kind:
+# the distance keeps most where it is the only test that sees shape changes.
+TEST_WEIGHTS = {
+    "continuous": {"location": 0.8, "spread": 0.2},
+    "count": {"location": 0.45, "spread": 0.15, "rate": 0.4},
+    "zero_inflated": {"location": 0.45, "spread": 0.15, "zeros": 0.4},
+    "zero_inflated_count": {"location": 0.3, "spread": 0.1, "rate": 0.3, "zeros": 0.3},
+    "binary": {"location": 0.2, "shares": 0.8},
+    "categorical": {"location": 0.4, "shares": 0.6},
+}
 BINS = 20  # reference quantile bins per numerical feature
 TOP_K = 20  # reference categories kept per categorical feature
 AUC_FLOOR = 0.55  # the domain classifier flags the joint distribution only above this AUC

@@ -94,6 +94,13 @@ class FeatureConfig(Strict):
     threshold: float | None = Field(default=None, ge=0)  # practical floor for the statistic
     spread_floor: float | None = Field(default=None, ge=0, lt=1)  # numerical: overrides drift.spread_floor
     spread: bool = True  # numerical: false switches the spread test off for this feature alone
+    # What kind of column this is, for its rate tests (monitor/drift/rates.py); None: inferred from the
+    # reference (2 levels: binary; whole numbers >= 0: count; >= 10% exact zeros: zero_inflated).
+    column_kind: Literal["continuous", "count", "zero_inflated", "zero_inflated_count", "binary",
+                         "categorical"] | None = None
+    rate_points: float | None = Field(default=None, gt=0, lt=1)  # overrides drift.rate_points for this feature
+    rate_relative: float | None = Field(default=None, gt=0, lt=10)  # overrides drift.rate_relative
+    mean_relative: float | None = Field(default=None, gt=0, lt=10)  # overrides drift.mean_relative
 
     @field_validator("name")
     @classmethod
@@ -122,6 +129,9 @@ class FeatureConfig(Strict):
         if self.column and self.expr:
             raise ValueError("give either 'column' or 'expr', not both")
         self._reads = parse_expression(self.expr) if self.expr else (self.column or self.name,)
+        numerical_kinds = ("continuous", "count", "zero_inflated", "zero_inflated_count")
+        if self.column_kind is not None and (self.column_kind in numerical_kinds) != (self.kind == "numerical"):
+            raise ValueError(f"column_kind {self.column_kind!r} does not fit a {self.kind} feature")
         return self
 
     @property
@@ -218,6 +228,12 @@ class DriftConfig(Strict):
     multivariate: bool = True  # the domain classifier on the bounded samples (joint distribution)
     # Numerical columns: floor of the spread test (|log| of the dispersion ratio); null disables it.
     spread_floor: float | None = Field(default=SPREAD_FLOOR, ge=0, lt=1)
+    # Rate floors (defaults.RATE_POINTS ...): a share changed when it moved more than the smaller of
+    # rate_points and rate_relative x min(p, 1 - p); a count's mean when it moved more than mean_relative.
+    rate_points: float = Field(default=defaults.RATE_POINTS, gt=0, lt=1)
+    rate_relative: float = Field(default=defaults.RATE_RELATIVE, gt=0, lt=10)
+    mean_relative: float = Field(default=defaults.MEAN_RELATIVE, gt=0, lt=10)
+    new_values_share: float = Field(default=defaults.NEW_VALUES_SHARE, gt=0, lt=1)
     bins: int = Field(default=BINS, ge=4, le=200)
     top_k: int = Field(default=TOP_K, ge=1, le=200)
 

@@ -30,6 +30,7 @@ always gets the same verdict. See docs/drift-decisions.md for the calibration.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ import numpy as np
 from scipy import stats as sps
 
 from monitor.config import defaults
+from monitor.drift import detectable, rates
 from monitor.drift.statistics import (
     DEFAULT_STATISTIC,
     Geometry,
@@ -45,7 +47,7 @@ from monitor.drift.statistics import (
     geometry,
     get_statistic,
 )
-from monitor.schema.profile import FeatureProfile, Kind, NumericSpec, Spec
+from monitor.schema.profile import CategoricalProfile, CategoricalSpec, FeatureProfile, Kind, NumericProfile, NumericSpec, Spec
 
 DEFAULT_FDR = defaults.FDR
 DEFAULT_MIN_ROWS = defaults.MIN_ROWS
@@ -72,6 +74,8 @@ class DecisionInput:
     floor: float | None = None  # None -> the statistic's default floor for this kind
     min_rows: int = DEFAULT_MIN_ROWS
     spread_floor: float | None = DEFAULT_SPREAD_FLOOR  # numerical only; None: no spread test
+    column_kind: str | None = None  # monitor.drift.rates.KINDS; None: inferred from the reference profile
+    rate_floors: rates.RateFloors = field(default_factory=rates.RateFloors)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,11 @@ class Decision:
     drifted: bool
     status: Status
     floor: float
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    # the smallest change this window's size lets the column flag (half the time) at the run's budget,
+    # per test in its floor's units (monitor/drift/detectable.py)
+    min_detectable: dict[str, float] = field(default_factory=dict)
+    min_detectable_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +268,32 @@ class _Pending:
     null: _Null | None
     spread: Spread | None = None
     location_p: float | None = None  # the distance's own p-value, before it is combined with the spread's
+    column_kind: str = ""
+    weights: dict[str, float] = field(default_factory=dict)  # each test's share of the column's level
+    rate_tests: list[rates.RateResult] = field(default_factory=list)
+    n_window: int = 0
+
+
+def _rate_tests(item: DecisionInput, kind: str, ref: np.ndarray, cur: np.ndarray) -> list[rates.RateResult]:
+    """The kind's rate tests (monitor/drift/rates.py); a test without what it needs is left out."""
+    out: list[rates.RateResult | None] = []
+    r, w = item.reference, item.window
+    if isinstance(item.spec, CategoricalSpec) and kind in ("binary", "categorical"):
+        names = [*item.spec.top, "(other)", "(new values)"]
+        out.append(rates.shares_test(ref, cur, names, item.rate_floors))
+    elif isinstance(r, NumericProfile) and isinstance(w, NumericProfile):
+        if kind in ("count", "zero_inflated_count"):
+            out.append(rates.rate_test(r, w, item.rate_floors))
+        if kind in ("zero_inflated", "zero_inflated_count"):
+            out.append(rates.zeros_test(r, w, item.rate_floors))
+    return [t for t in out if t is not None]
+
+
+def _weights(kind: str, tests: list[str]) -> dict[str, float]:
+    """The kind's split of the column's level over the tests that run, renormalised."""
+    base = defaults.TEST_WEIGHTS[kind]
+    total = sum(base[t] for t in tests)
+    return {t: base[t] / total for t in tests}
 
 
 def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
@@ -269,6 +303,7 @@ def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
     n_ref, n_win = int(ref.sum()), int(cur.sum())
     if n_win < item.min_rows or n_ref < item.min_rows:
         return _Pending(item, stat.name, floor, None, None, None)
+    kind = item.column_kind or rates.infer_kind(item.reference)
     geom = geometry(item.spec, item.reference)
     t = float(stat.batch(ref[None, :], cur[None, :], geom)[0])
     p_ref, p_win = ref / n_ref, cur / n_win
@@ -278,12 +313,18 @@ def _evaluate(item: DecisionInput, seed: int, replicates: int) -> _Pending:
     p = 1.0 if t <= floor else null.sf(t)
     if not np.isfinite(p):
         p = 1.0
-    if not (isinstance(item.spec, NumericSpec) and geom.points is not None and item.spread_floor is not None):
-        return _Pending(item, stat.name, floor, t, p, null)
-    spread = spread_test(ref, cur, geom.points, np.asarray(item.spec.edges, dtype=float), item.spread_floor)
-    # weighted Bonferroni: valid whatever the dependence of the two tests on the same rows
-    combined = min(1.0, p / LOCATION_WEIGHT, spread.p_value / (1 - LOCATION_WEIGHT))
-    return _Pending(item, stat.name, floor, t, combined, null, spread, location_p=p)
+    ps = {"location": p}
+    spread = None
+    if isinstance(item.spec, NumericSpec) and geom.points is not None and item.spread_floor is not None:
+        spread = spread_test(ref, cur, geom.points, np.asarray(item.spec.edges, dtype=float), item.spread_floor)
+        ps["spread"] = spread.p_value
+    extra_tests = _rate_tests(item, kind, ref, cur)
+    ps.update({r.test: r.p_value for r in extra_tests})
+    weights = _weights(kind, list(ps))
+    # weighted Bonferroni: valid whatever the dependence of the tests on the same rows
+    combined = min(1.0, *(ps[k] / weights[k] for k in ps))
+    return _Pending(item, stat.name, floor, t, combined, null, spread, location_p=p, column_kind=kind,
+                    weights=weights, rate_tests=extra_tests, n_window=n_win)
 
 
 def benjamini_hochberg(p_values: Sequence[float], fdr: float) -> tuple[list[bool], float]:
@@ -331,16 +372,32 @@ def decide(
             if isinstance(item, PrecomputedTest):
                 threshold = item.threshold
             else:
-                share = LOCATION_WEIGHT if pend.spread is not None else 1.0
-                threshold = pend.null.isf(level * share) if pend.null is not None else pend.floor
-        extra: dict[str, float] = {"level": level}
+                threshold = pend.null.isf(level * pend.weights["location"]) if pend.null is not None else pend.floor
+        extra: dict[str, Any] = {"level": level}
+        if pend.column_kind:
+            extra["column_kind"] = pend.column_kind
+        # which test made the column drift (the smallest p-value over its share of the level)
+        tests_p = {"location": pend.location_p, **({"spread": pend.spread.p_value} if pend.spread else {}),
+                   **{r.test: r.p_value for r in pend.rate_tests}}
+        if status == "drift" and pend.weights:
+            extra["flagged_by"] = min(tests_p, key=lambda k: (tests_p[k] or 1.0) / pend.weights[k])
         if pend.spread is not None and pend.location_p is not None:
             extra.update(spread=pend.spread.value, spread_p=pend.spread.p_value, spread_floor=pend.spread.floor,
                          location_p=pend.location_p,
                          # "flagged on spread" only when the distance alone would not have flagged it
                          spread_flagged=float(status == "drift"
-                                              and pend.spread.p_value / (1 - LOCATION_WEIGHT) <= level
-                                              and pend.location_p / LOCATION_WEIGHT > level))
+                                              and pend.spread.p_value / pend.weights["spread"] <= level
+                                              and pend.location_p / pend.weights["location"] > level))
+        for r in pend.rate_tests:
+            extra.update({f"{r.test}_change": r.change, f"{r.test}_floor": r.floor, f"{r.test}_p": r.p_value})
+            if r.cell:
+                extra[f"{r.test}_cell"] = r.cell
+        mdc: dict[str, float] = {}
+        if isinstance(item, DecisionInput) and pend.p_value is not None:
+            mdc = detectable.compute(
+                fdr / max(len(decided), 1), pend.weights, statistic=pend.statistic, floor=pend.floor,
+                location_isf=pend.null.isf if pend.null is not None else None, spread=pend.spread,
+                rate_tests=pend.rate_tests, kind=pend.column_kind)
         out.append(
             Decision(
                 name=item.name,
@@ -353,6 +410,8 @@ def decide(
                 status=status,
                 floor=pend.floor,
                 extra=extra,
+                min_detectable=mdc,
+                min_detectable_text=detectable.describe(pend.n_window, mdc) if mdc else None,
             )
         )
     return out

@@ -22,6 +22,7 @@ import pandas as pd
 from monitor.config import FeatureConfig, ModelConfig, defaults
 from monitor.drift.decision import Decision, DecisionInput, PrecomputedTest, decide
 from monitor.drift.multivariate import MultivariateResult, domain_classifier
+from monitor.drift.rates import RateFloors
 from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
@@ -68,7 +69,8 @@ def _verdict(d: Decision) -> FeatureVerdict:
     value = None if d.value is None else float(d.value)
     return FeatureVerdict(name=d.name, kind=d.kind, statistic=d.statistic, value=value, threshold=d.threshold,
                           p_value=d.p_value, drifted=d.drifted, status=d.status,
-                          extra={"floor": d.floor, **d.extra})
+                          extra={"floor": d.floor, **d.extra}, min_detectable=d.min_detectable,
+                          min_detectable_text=d.min_detectable_text)
 
 
 def spread_floor(cfg: ModelConfig, feature: FeatureConfig | None) -> float | None:
@@ -78,6 +80,15 @@ def spread_floor(cfg: ModelConfig, feature: FeatureConfig | None) -> float | Non
     if feature is not None and feature.spread_floor is not None:
         return feature.spread_floor
     return cfg.drift.spread_floor
+
+
+def rate_floors(cfg: ModelConfig, feature: FeatureConfig | None) -> RateFloors:
+    """The rate floors of one column: the feature's own where it sets them, else the model's."""
+    d = cfg.drift
+    own = (lambda k: getattr(feature, k) if feature is not None and getattr(feature, k) is not None
+           else getattr(d, k))
+    return RateFloors(points=own("rate_points"), relative=own("rate_relative"), mean_relative=own("mean_relative"),
+                      new_values=d.new_values_share)
 
 
 def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
@@ -194,7 +205,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         items.append(DecisionInput(name=spec.name, kind=spec.kind, spec=spec, reference=ref.profile.features[spec.name],
                                    window=window.features[spec.name], statistic=stat or DEFAULT_STATISTIC[spec.kind],
                                    floor=floor, min_rows=cfg.window.min_rows,
-                                   spread_floor=spread_floor(cfg, f)))
+                                   spread_floor=spread_floor(cfg, f), column_kind=f.column_kind if f else None,
+                                   rate_floors=rate_floors(cfg, f)))
     phase("decide")
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)

@@ -71,6 +71,10 @@ class NumericProfile:
     below_range: int  # finite values < the reference minimum
     above_range: int  # finite values > the reference maximum
     kind: Kind = "numerical"
+    # Counts that add up across time buckets, for the rate tests (monitor/drift/rates.py); None in a
+    # profile stored before they existed (then the column's kind is not inferred from them).
+    zeros: int | None = None  # finite values equal to 0
+    fractional: int | None = None  # finite values that are not whole numbers
 
     @property
     def valid(self) -> int:

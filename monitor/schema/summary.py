@@ -28,6 +28,11 @@ class FeatureVerdict(BaseModel):
     drifted: bool
     status: str = "ok"  # ok | drift | insufficient_data
     extra: dict[str, Any] = Field(default_factory=dict)  # other statistics, for the page
+    # The smallest change this window's size could flag at the run's budget, per test in its floor's units
+    # (location: the statistic, std for wasserstein; spread/rate: relative; zeros/shares/new_values: share),
+    # and the same in one sentence for the page (monitor/drift/detectable.py).
+    min_detectable: dict[str, float] = Field(default_factory=dict)
+    min_detectable_text: str | None = None
 
 
 class FeatureQuality(BaseModel):

@@ -147,6 +147,9 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
                 f"MAX({fin}) AS {c}_max",
                 f"AVG({fin}) AS {c}_mean",
                 f"VAR_POP({fin}) AS {c}_var",
+                # for the zero-share and count-rate tests: plain counts, so they add across buckets
+                f"SUM(CASE WHEN {finite} AND {c} = 0 THEN 1 ELSE 0 END) AS {c}_zeros",
+                f"SUM(CASE WHEN {finite} AND {c} <> FLOOR({c}) THEN 1 ELSE 0 END) AS {c}_frac",
             ]
             if d.name == "duckdb":
                 # DuckDB's native histogram on the edges (and the reference range) is several times
@@ -298,6 +301,7 @@ def parse_profile(row: Mapping[str, Any], specs: Sequence[Spec], unseen: Mapping
                 name=spec.name, count=n, nulls=_i(row[f"{c}_nulls"]), infinite=_i(row[f"{c}_inf"]),
                 min=_f(row[f"{c}_min"]), max=_f(row[f"{c}_max"]), mean=_f(row[f"{c}_mean"]),
                 variance=_f(row[f"{c}_var"]),
+                zeros=_i(row.get(f"{c}_zeros")), fractional=_i(row.get(f"{c}_frac")),
                 **_bins(row, c, spec),
             )
         elif f"{c}_codes" in row:

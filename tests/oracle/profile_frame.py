@@ -129,6 +129,8 @@ def profile_numeric(series: pd.Series, spec: NumericSpec) -> NumericProfile:
         bin_counts=tuple(int(c) for c in bin_counts),
         below_range=int((finite < spec.ref_min).sum()),
         above_range=int((finite > spec.ref_max).sum()),
+        zeros=int((finite == 0).sum()),
+        fractional=int((finite != np.floor(finite)).sum()),
     )
 
 

@@ -139,6 +139,26 @@ def test_drift_day_headline_and_charts(browser, demo_week: str) -> None:  # type
     phone.screenshot(path=str(ROOT / "docs" / "report-drift-day-390.png"))
 
 
+def test_each_verdict_row_says_its_smallest_detectable_change(browser, demo_week: str) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{demo_week}/report/{DRIFT_DAY}")
+    rows = page.locator("#verdicts tr[data-feature]")
+    assert rows.count() >= 13
+    for i in range(rows.count()):
+        said = rows.nth(i).locator("td.mdc").inner_text()
+        if "insufficient data" in rows.nth(i).inner_text():
+            assert said == "—"  # nothing was decided, so nothing could be seen
+            continue
+        assert said.startswith("at ") and " rows this window can only see " in said, rows.nth(i).inner_text()
+    numeric = page.locator("#verdicts tr[data-feature='fz_mean'] td.mdc").inner_text()
+    assert "location shift of ≥ " in numeric and " std" in numeric
+    categorical = page.locator("#verdicts tr[data-feature='tire_type'] td.mdc").inner_text()
+    assert "share of ≥ " in categorical and "points" in categorical and "new values in ≥ " in categorical
+    page.locator("#verdicts tr[data-feature='fz_mean'] a").click()
+    page.wait_for_load_state()
+    assert " rows this window can only see " in page.locator("#feature-history td.mdc").first.inner_text()
+
+
 def test_plotly_is_served_once_with_caching_headers(browser, demo_week: str) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()  # type: ignore[attr-defined]
     scripts: list[str] = []

@@ -26,6 +26,8 @@ def test_example_config_loads(cfg) -> None:  # type: ignore[no-untyped-def]
         ("predictions: {table: 'x; DROP TABLE y'}", "predictions.table", "identifier"),
         ("colour: blue", "colour", "Extra inputs are not permitted"),
         ("drift: {spread_floor: -0.1}", "drift.spread_floor", "greater than or equal to 0"),
+        ("drift: {rate_points: 0}", "drift.rate_points", "greater than 0"),
+        ("drift: {rate_relative: -1}", "drift.rate_relative", "greater than 0"),
         ("performance: {floors: {recal_important: 0.1}}", "performance.floors.recal_important", "unknown metric"),
         ("performance: {floors: {accuracy: 1.5}}", "performance.floors", "absolute amount in [0, 1)"),
         ("performance: {fdr: 0.7}", "performance.fdr", "less than 0.5"),
@@ -50,6 +52,30 @@ def test_unknown_statistic_on_a_feature_lists_the_valid_ones(tmp_path: Path) -> 
         load_model_config(path)
     assert "features.2.statistic" in str(err.value)
     assert "['chisquare', 'jensenshannon', 'ks', 'psi', 'wasserstein']" in str(err.value)
+
+
+def test_a_column_kind_must_fit_the_feature(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace("{name: fx_mean, kind: numerical}",
+                                             "{name: fx_mean, kind: numerical, column_kind: binary}"))
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert "features.2" in str(err.value) and "column_kind 'binary' does not fit a numerical feature" in str(err.value)
+    path.write_text(path.read_text().replace("column_kind: binary", "column_kind: sometimes"))
+    with pytest.raises(ConfigError, match="features.2.column_kind"):
+        load_model_config(path)
+
+
+def test_a_feature_states_its_own_kind_and_rate_floors(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace("{name: fx_mean, kind: numerical}",
+                                             "{name: fx_mean, kind: numerical, column_kind: count, mean_relative: 0.1}"))
+    from monitor.pipeline.run import rate_floors
+
+    cfg = load_model_config(path)
+    f = next(f for f in cfg.features if f.name == "fx_mean")
+    assert f.column_kind == "count" and rate_floors(cfg, f).mean_relative == 0.1
+    assert rate_floors(cfg, f).points == cfg.drift.rate_points == 0.025
 
 
 def test_feature_expression_must_be_scalar(tmp_path: Path) -> None:

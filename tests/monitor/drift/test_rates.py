@@ -1,0 +1,141 @@
+"""The rate tests of monitor/drift/rates.py: known answers against statsmodels, and their size at the floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.stats.proportion import score_test_proportions_2indep
+from statsmodels.stats.rates import test_poisson_2indep as poisson_2indep
+
+from monitor.drift import rates
+from monitor.drift.decision import DecisionInput, decide
+from monitor.schema.profile import CategoricalProfile, CategoricalSpec, NumericProfile, NumericSpec
+
+
+def _num(values: np.ndarray, name: str = "x") -> NumericProfile:
+    v = np.asarray(values, dtype=float)
+    return NumericProfile(name=name, count=v.size, nulls=0, infinite=0, min=float(v.min()), max=float(v.max()),
+                          mean=float(v.mean()), variance=float(v.var()), bin_counts=(v.size,), below_range=0,
+                          above_range=0, zeros=int((v == 0).sum()), fractional=int((v != np.floor(v)).sum()))
+
+
+def _cat(counts: list[int], name: str = "c") -> CategoricalProfile:
+    top = tuple(f"v{i}" for i in range(len(counts)))
+    return CategoricalProfile(name=name, count=sum(counts), nulls=0, categories=top, counts=tuple(counts),
+                              other=0, unseen=0)
+
+
+@pytest.mark.parametrize("c1,n1,c0,n0,diff", [(2250, 50_000, 600, 20_000, 0.003), (120, 1000, 80, 1000, 0.01),
+                                              (31, 500, 600, 20_000, 0.003), (9, 300, 2, 400, 0.02)])
+def test_score_test_matches_statsmodels(c1: int, n1: int, c0: int, n0: int, diff: float) -> None:
+    want = score_test_proportions_2indep(c1, n1, c0, n0, value=diff, compare="diff", alternative="larger")
+    got = rates.score_larger(np.array([c1]), n1, np.array([c0]), n0, np.array([diff]))[0]
+    assert got == pytest.approx(want.pvalue, rel=1e-9, abs=1e-15)
+
+
+def test_rate_test_is_statsmodels_wald_log_for_poisson_rows() -> None:
+    # rows whose variance equals their mean (Poisson): the z of log(mean ratio) is statsmodels' wald-log
+    ref, cur = _num(np.array([0, 2, 4, 2] * 500)), _num(np.array([3 - 6**0.5, 3, 3 + 6**0.5, 3] * 250))
+    assert ref.variance == pytest.approx(ref.mean) and cur.variance == pytest.approx(cur.mean)
+    got = rates.rate_test(ref, cur, rates.RateFloors(mean_relative=0.05))
+    want = poisson_2indep(cur.mean * cur.valid, cur.valid, ref.mean * ref.valid, ref.valid, value=1.05,
+                          method="wald-log", compare="ratio", alternative="larger")
+    assert got is not None and got.change == pytest.approx(0.5)
+    assert got.p_value == pytest.approx(want.pvalue, rel=1e-6, abs=1e-300)
+
+
+def test_floors_are_the_smaller_of_points_and_relative_never_below_the_minimum() -> None:
+    f = rates.RateFloors(points=0.025, relative=0.1, minimum=0.002)
+    assert f.share(np.array([0.6, 0.1, 0.03, 0.005, 0.97])).tolist() == pytest.approx([0.025, 0.01, 0.003, 0.002, 0.003])
+
+
+def test_kinds_inferred_from_the_reference() -> None:
+    rng = np.random.default_rng(1)
+    assert rates.infer_kind(_num(rng.poisson(3, 2000))) == "count"
+    assert rates.infer_kind(_num(np.where(rng.random(2000) < 0.5, 0.0, rng.random(2000) + 1))) == "zero_inflated"
+    assert rates.infer_kind(_num(np.where(rng.random(2000) < 0.5, 0, rng.poisson(4, 2000)))) == "zero_inflated_count"
+    assert rates.infer_kind(_num(rng.standard_normal(2000))) == "continuous"
+    assert rates.infer_kind(_cat([970, 30])) == "binary" and rates.infer_kind(_cat([5, 3, 2])) == "categorical"
+    old = NumericProfile(name="x", count=5, nulls=0, infinite=0, min=0.0, max=3.0, mean=1.0, variance=1.0,
+                         bin_counts=(5,), below_range=0, above_range=0)  # stored before the counts existed
+    assert rates.infer_kind(old) == "continuous"
+
+
+def _size_shares(p_ref: float, n_ref: int, n_win: int, floor: rates.RateFloors, alpha: float, reps: int) -> float:
+    """Rejection rate of the share test at level alpha when the true rate sits exactly on its floor."""
+    rng = np.random.default_rng(7)
+    q = p_ref + float(floor.share(np.array([p_ref]))[0])
+    cr = rng.binomial(n_ref, p_ref, reps)
+    cw = rng.binomial(n_win, q, reps)
+    hits = 0
+    for a, b in zip(cr, cw, strict=True):
+        res = rates.shares_test(np.array([n_ref - a, a, 0.0]), np.array([n_win - b, b, 0.0]), ["no", "yes", "new"], floor)
+        hits += res is not None and res.p_value <= alpha
+    return hits / reps
+
+
+@pytest.mark.parametrize("p_ref,n_win", [(0.03, 2000), (0.3, 500), (0.6, 5000)])
+def test_share_test_size_at_the_floor(p_ref: float, n_win: int) -> None:
+    rate = _size_shares(p_ref, 20_000, n_win, rates.RateFloors(), alpha=0.05, reps=2000)
+    assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000), rate  # within noise of alpha (one-sided)
+
+
+def test_zero_share_test_size_at_the_floor() -> None:
+    rng = np.random.default_rng(3)
+    floors = rates.RateFloors()
+    p = 0.6
+    q = p + float(floors.share(np.array([p]))[0])
+    hits = 0
+    for _ in range(2000):
+        ref = _num(np.where(rng.random(20_000) < p, 0.0, 1.5))
+        cur = _num(np.where(rng.random(2000) < q, 0.0, 1.5))
+        res = rates.zeros_test(ref, cur, floors)
+        hits += res is not None and res.p_value <= 0.05
+    assert hits / 2000 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000)
+
+
+def test_rate_test_size_at_the_floor() -> None:
+    rng = np.random.default_rng(5)
+    floors = rates.RateFloors()
+    hits = 0
+    for _ in range(2000):
+        ref = _num(rng.poisson(3.0, 20_000))
+        cur = _num(rng.poisson(3.0 * (1 + floors.mean_relative), 2000))
+        res = rates.rate_test(ref, cur, floors)
+        hits += res is not None and res.p_value <= 0.05
+    assert hits / 2000 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000)
+
+
+def _binary(n: int, share: float, name: str = "flag") -> tuple[CategoricalSpec, CategoricalProfile]:
+    yes = round(n * share)
+    spec = CategoricalSpec(name=name, expr=name, top=("no", "yes"), known=("no", "yes"))
+    return spec, CategoricalProfile(name=name, count=n, nulls=0, categories=spec.top, counts=(n - yes, yes),
+                                    other=0, unseen=0)
+
+
+def test_a_rare_flag_rising_by_half_is_flagged_by_its_rate_and_says_so() -> None:
+    spec, ref = _binary(20_000, 0.03)
+    _, cur = _binary(5_000, 0.045)
+    d = decide([DecisionInput("flag", "categorical", spec, ref, cur)])[0]
+    assert d.drifted and d.extra["column_kind"] == "binary" and d.extra["flagged_by"] == "shares"
+    assert d.extra["shares_cell"] == "yes" and d.extra["shares_change"] == pytest.approx(0.015) and d.extra["shares_floor"] == pytest.approx(0.003)
+    assert "rate change of ≥ " in (d.min_detectable_text or "")
+
+
+def test_minimum_detectable_change_shrinks_with_the_window() -> None:
+    spec = NumericSpec(name="x", expr="x", edges=tuple(np.linspace(-1.5, 1.5, 19)), ref_min=-4.0, ref_max=4.0)
+    rng = np.random.default_rng(2)
+
+    def prof(n: int) -> NumericProfile:
+        v = rng.standard_normal(n)
+        idx = np.searchsorted(np.asarray(spec.edges), v, side="right")
+        return NumericProfile(name="x", count=n, nulls=0, infinite=0, min=float(v.min()), max=float(v.max()),
+                              mean=float(v.mean()), variance=float(v.var()),
+                              bin_counts=tuple(np.bincount(idx, minlength=spec.bins).tolist()), below_range=0,
+                              above_range=0, zeros=0, fractional=n)
+
+    ref = prof(20_000)
+    small = decide([DecisionInput("x", "numerical", spec, ref, prof(300))])[0]
+    large = decide([DecisionInput("x", "numerical", spec, ref, prof(20_000))])[0]
+    assert small.min_detectable["location"] > 2 * large.min_detectable["location"] > 2 * 0.055
+    assert (small.min_detectable_text or "").startswith("at 300 rows this window can only see a location shift of ≥ ")
