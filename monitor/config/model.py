@@ -34,7 +34,7 @@ from monitor.config.common import (
     parse_duration,
     table_name,
 )
-from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, SPREAD_FLOOR, STATISTIC, TOP_K
+from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, PROFILE_BUCKET, SPREAD_FLOOR, STATISTIC, TOP_K
 from monitor.config.expressions import parse_expression
 from monitor.errors import ConfigError, UnsafeIdentifier
 
@@ -182,16 +182,23 @@ class WindowConfig(Strict):
     alignment: Literal["start_of_day", "length"] = "length"  # windows end on multiples of length
     min_rows: int = Field(default=MIN_ROWS, ge=1)
     expected_rows: int | None = Field(default=None, ge=1)
+    # Partial profiles per bucket, merged into the window (null: the whole window is scanned each run).
+    bucket: str | None = PROFILE_BUCKET
 
-    @field_validator("length")
+    @field_validator("length", "bucket")
     @classmethod
-    def _length(cls, v: str) -> str:
-        parse_duration(v)
+    def _length(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
         return v
 
     @property
     def duration(self) -> timedelta:
         return parse_duration(self.length)
+
+    @property
+    def bucket_duration(self) -> timedelta | None:
+        return parse_duration(self.bucket) if self.bucket else None
 
 
 class KindDrift(Strict):

@@ -50,6 +50,12 @@ class Dialect:
             return f"list_contains({self.p(param)}, {e})"
         return f"{e} IN UNNEST({self.p(param)})"
 
+    def bucket(self, ts: str, param: str) -> str:
+        """The index of a timestamp's bucket: whole buckets of `param` microseconds since the epoch."""
+        if self.name == "duckdb":
+            return f"(epoch_us({ts}) // {self.p(param)})"
+        return f"DIV(UNIX_MICROS({ts}), {self.p(param)})"
+
     def hash_order(self, key: str, seed_param: str) -> str:
         """A deterministic pseudo-random order keyed by the row and the run's seed."""
         if self.name == "duckdb":
@@ -127,12 +133,21 @@ def _column(d: Dialect, expr: str) -> str:
     return d.q(expr) if IDENTIFIER.match(expr) else f"({validate_expression(expr)})"
 
 
-def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
-    """One scan computing every numeric and categorical summary of the specs."""
+def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: int | None = None,
+                  buckets: Sequence[int] = ()) -> Query:
+    """One scan computing every numeric and categorical summary of the specs; with `bucket_us`, one row per
+    bucket ``b`` of `buckets`: the mergeable partial profiles of monitor.pipeline.profiles."""
     params: dict[str, Any] = {}
     inner_cols: list[str] = []
     joins: list[str] = []
     aggs: list[str] = ["COUNT(*) AS n"]
+    where = ""
+    if bucket_us is not None:
+        assert src.timestamp is not None
+        params["bucket_us"], params["buckets"] = bucket_us, list(buckets)
+        bkt = d.bucket("r." + d.q(src.timestamp), "bucket_us")
+        inner_cols.append(f"{bkt} AS bkt")
+        where, aggs = f" WHERE {d.in_array(bkt, 'buckets')}", ["w.bkt AS b", *aggs]
     for i, spec in enumerate(specs):
         c = f"c{i}"
         if isinstance(spec, NumericSpec):
@@ -190,8 +205,9 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
                 aggs.append(f"COUNT(CASE WHEN NOT {top} THEN 1 END) AS {c}_other")
                 aggs.append(f"0 AS {c}_unseen")
     rel = relation(d, src, params)
-    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}", params)
+    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r{where}"
+    group = " GROUP BY w.bkt" if bucket_us is not None else ""
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}{group}", params)
 
 
 def _category_codes(c: str, spec: CategoricalSpec, params: dict[str, Any]) -> str:
