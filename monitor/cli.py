@@ -90,6 +90,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         while at <= args.end:
             plan.append((cfg, at))
             at += cfg.window.duration
+    from monitor.pipeline.profiles import prefill_models
+
+    prefill_models(chosen, service.open_store, args.start, args.end)  # every bucket in one grouped scan
     out: list[RunSummary] = []
     show = not args.json and not args.quiet
     with _quiet_stdout(args), progress(f"backfill {len(plan)} windows", len(plan), unit="windows",

@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
 from monitor.config import ModelConfig
+from monitor.pipeline.reference import columns, ensure_reference
 from monitor.schema.profile import CategoricalProfile, CategoricalSpec, Spec, WindowProfile
 from monitor.sql import profiler as profiling
 from monitor.sql.partials import bucket_counts_query
 from monitor.sql.queries import Source, profile_query, unseen_values_query
 from monitor.stores.base import Store
 
+log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
 
@@ -77,6 +80,34 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
         kept.save()
     parts = [p for p in (kept.get(b) for b in sorted(counts)) if p is not None]
     return profiling.merge(parts) if parts else None
+
+
+def prefill(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> int:
+    """A backfill's first step: every bucket of [start, end) profiled in one grouped scan, so each of its
+    windows then only counts and merges. The specs are the run's (monitor.pipeline.run: the label apart,
+    a monitored column missing from the logs as NULL); the buckets profiled."""
+    bucket, p = cfg.window.bucket_duration, cfg.predictions
+    if bucket is None or not store.exists(p.table):
+        return 0
+    ref = ensure_reference(cfg, store)
+    logged = columns(store, p.table)
+    specs = [replace(s, expr="NULL") if logged and s.expr not in logged and s.expr.isidentifier() else s
+             for s in ref.specs.values() if s.name != profiling.LABEL]
+    first, last = (start - EPOCH) // bucket, -((EPOCH - end) // bucket)  # whole buckets covering the span
+    src = Source(table=store.table(p.table), timestamp=p.timestamp, start=EPOCH + first * bucket,
+                 end=EPOCH + last * bucket, model_column=p.model_column, model=cfg.model)
+    merged = profile_buckets(cfg, store, src, specs, bucket) if specs else None
+    return 0 if merged is None else last - first
+
+
+def prefill_models(configs: Sequence[ModelConfig], store_for: Callable[[ModelConfig], Store], start: datetime,
+                   end: datetime) -> None:
+    """prefill for each model of a backfill; a failure here is only lost time (each window profiles its own)."""
+    for cfg in configs:
+        try:
+            prefill(cfg, store_for(cfg), start, end)
+        except Exception as exc:  # the window's own run meets the same problem and reports it, named
+            log.warning("model %s: profiling the backfill's buckets ahead failed: %s", cfg.model, exc)
 
 
 def _aligned(src: Source, bucket: timedelta) -> bool:

@@ -152,3 +152,26 @@ def bq_pair(bq_client: Any, bq_dataset: str, bq_live: Any) -> Iterator[tuple[Any
 
 def test_bigquery_merged_profile_equals_the_direct_one_with_late_rows(cfg: ModelConfig, bq_pair: Any) -> None:
     incremental_equals_direct(cfg, *bq_pair)
+
+
+def test_a_backfill_profiles_all_its_buckets_in_one_pass_and_its_windows_only_merge(tmp_path: Path) -> None:
+    from monitor.demo import simulate
+    from monitor.pipeline.profiles import prefill
+    from monitor.pipeline.run import run_window
+    from tests.conftest import START
+
+    write_config(tmp_path, report="{evidently: false}")
+    cfg = load_model_config(tmp_path / "wheel-assembly.yaml")
+    store = RecordingDuckDB(cfg.resolve(cfg.store.path))
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    logs, _ = simulate.traffic(3, 400, START)
+    store.insert_frame("predictions", logs)
+    assert prefill(cfg, store, START, START + timedelta(days=3)) == 72
+    assert [len(b) for b in scanned_buckets(store)] == [72]
+    summaries = [run_window(cfg, store, START + timedelta(days=d)) for d in (1, 2, 3)]
+    assert len(scanned_buckets(store)) == 1  # the windows merged what the backfill profiled
+    other = DuckDBStore(tmp_path / "fresh.duckdb")
+    other.insert_frame(cfg.reference_table, simulate.reference(3000))
+    other.insert_frame("predictions", logs)
+    fresh = [run_window(cfg, other, START + timedelta(days=d)) for d in (1, 2, 3)]
+    assert [s.features for s in summaries] == [s.features for s in fresh]
