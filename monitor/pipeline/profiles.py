@@ -74,7 +74,9 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     stale = [b for b, n in counts.items() if kept.count(b) != n]
     if stale:
         scan = replace(plain, start=EPOCH + min(stale) * bucket, end=EPOCH + (max(stale) + 1) * bucket)
-        q = profile_query(store.dialect, scan, specs, bucket_us=bucket_us, buckets=sorted(stale))
+        # A run of consecutive buckets (a backfill, a new hour) needs no list filter: the time range is it.
+        listed = sorted(stale) if max(stale) - min(stale) + 1 != len(stale) else []
+        q = profile_query(store.dialect, scan, specs, bucket_us=bucket_us, buckets=listed)
         for row in store.query(q):
             kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}))
         kept.save()

@@ -144,10 +144,10 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
     where = ""
     if bucket_us is not None:
         assert src.timestamp is not None
-        params["bucket_us"], params["buckets"] = bucket_us, list(buckets)
+        params.update({"bucket_us": bucket_us, **({"buckets": list(buckets)} if buckets else {})})  # none: all
         bkt = d.bucket("r." + d.q(src.timestamp), "bucket_us")
         inner_cols.append(f"{bkt} AS bkt")
-        where, aggs = f" WHERE {d.in_array(bkt, 'buckets')}", ["w.bkt AS b", *aggs]
+        where, aggs = f" WHERE {d.in_array(bkt, 'buckets')}" if buckets else "", ["w.bkt AS b", *aggs]
     for i, spec in enumerate(specs):
         c = f"c{i}"
         if isinstance(spec, NumericSpec):

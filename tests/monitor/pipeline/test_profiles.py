@@ -38,8 +38,14 @@ class RecordingDuckDB(DuckDBStore):
 
 
 def scanned_buckets(store: Any) -> list[list[int]]:
-    """The buckets each grouped profile scan asked for, in order."""
-    return [list(q.params["buckets"]) for q in store.sent if "buckets" in q.params]
+    """The buckets each grouped profile scan read, in order (a listed set, or every bucket of its time range)."""
+    out = []
+    for q in store.sent:
+        if "AS bkt" in q.sql:
+            step = timedelta(microseconds=q.params["bucket_us"])
+            span = range((q.params["w_start"] - EPOCH) // step, (q.params["w_end"] - EPOCH) // step)
+            out.append(list(q.params.get("buckets", span)))
+    return out
 
 
 @pytest.fixture
