@@ -145,10 +145,10 @@ class _Partials:
 
     def get(self, b: int) -> WindowProfile | None:
         got = self._day(b).get(str(b))
-        return None if got is None else profiling.profile_from_json(json.dumps(got[1]))
+        return None if got is None else profiling.profile_from_dict(got[1])
 
     def put(self, b: int, p: WindowProfile) -> None:
-        self._day(b)[str(b)] = [p.rows, json.loads(profiling.profile_to_json(p))]
+        self._day(b)[str(b)] = [p.rows, profiling.profile_to_dict(p)]
         self._dirty.add(f"{EPOCH + b * self._bucket_us * _US:%Y-%m-%d}")
 
     def save(self) -> None:

@@ -116,11 +116,18 @@ def fingerprint(cfg: ModelConfig) -> str:
 
 
 def profile_to_json(p: WindowProfile) -> str:
-    return json.dumps({"rows": p.rows, "features": {n: asdict(f) for n, f in p.features.items()}})
+    return json.dumps(profile_to_dict(p))
+
+
+def profile_to_dict(p: WindowProfile) -> dict:
+    return {"rows": p.rows, "features": {n: asdict(f) for n, f in p.features.items()}}
 
 
 def profile_from_json(text: str) -> WindowProfile:
-    raw = json.loads(text)
+    return profile_from_dict(json.loads(text))
+
+
+def profile_from_dict(raw: dict) -> WindowProfile:
     feats: dict[str, NumericProfile | CategoricalProfile] = {}
     for name, d in raw["features"].items():
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
