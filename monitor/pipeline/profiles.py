@@ -72,14 +72,11 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
         return None
     kept = _Partials(store, _key(cfg, store, plain, specs, bucket_us), bucket_us)
     stale = [b for b, n in counts.items() if kept.count(b) != n]
-    if stale:
-        scan = replace(plain, start=EPOCH + min(stale) * bucket, end=EPOCH + (max(stale) + 1) * bucket)
-        # A run of consecutive buckets (a backfill, a new hour) needs no list filter: the time range is it.
-        listed = sorted(stale) if max(stale) - min(stale) + 1 != len(stale) else []
-        q = profile_query(store.dialect, scan, specs, bucket_us=bucket_us, buckets=listed)
-        for row in store.query(q):
+    for first, last in _runs(sorted(stale)):  # one grouped scan per run of consecutive stale buckets
+        scan = replace(plain, start=EPOCH + first * bucket, end=EPOCH + (last + 1) * bucket)
+        for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us)):
             kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}))
-        kept.save()
+    kept.save()
     parts = [p for p in (kept.get(b) for b in sorted(counts)) if p is not None]
     return profiling.merge(parts) if parts else None
 
@@ -110,6 +107,18 @@ def prefill_models(configs: Sequence[ModelConfig], store_for: Callable[[ModelCon
             prefill(cfg, store_for(cfg), start, end)
         except Exception as exc:  # the window's own run meets the same problem and reports it, named
             log.warning("model %s: profiling the backfill's buckets ahead failed: %s", cfg.model, exc)
+
+
+def _runs(buckets: list[int]) -> list[tuple[int, int]]:
+    """Consecutive buckets as (first, last) runs: a new hour and a late row's hour are two small scans,
+    not one scan of everything between them (a time range prunes; a list of buckets would not)."""
+    out: list[tuple[int, int]] = []
+    for b in buckets:
+        if out and out[-1][1] == b - 1:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((b, b))
+    return out
 
 
 def _aligned(src: Source, bucket: timedelta) -> bool:

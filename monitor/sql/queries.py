@@ -133,21 +133,17 @@ def _column(d: Dialect, expr: str) -> str:
     return d.q(expr) if IDENTIFIER.match(expr) else f"({validate_expression(expr)})"
 
 
-def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: int | None = None,
-                  buckets: Sequence[int] = ()) -> Query:
+def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: int | None = None) -> Query:
     """One scan computing every numeric and categorical summary of the specs; with `bucket_us`, one row per
-    bucket ``b`` of `buckets`: the mergeable partial profiles of monitor.pipeline.profiles."""
+    bucket ``b`` of the source: the mergeable partial profiles of monitor.pipeline.profiles."""
     params: dict[str, Any] = {}
     inner_cols: list[str] = []
     joins: list[str] = []
     aggs: list[str] = ["COUNT(*) AS n"]
-    where = ""
     if bucket_us is not None:
         assert src.timestamp is not None
-        params.update({"bucket_us": bucket_us, **({"buckets": list(buckets)} if buckets else {})})  # none: all
-        bkt = d.bucket("r." + d.q(src.timestamp), "bucket_us")
-        inner_cols.append(f"{bkt} AS bkt")
-        where, aggs = f" WHERE {d.in_array(bkt, 'buckets')}" if buckets else "", ["w.bkt AS b", *aggs]
+        params["bucket_us"], aggs = bucket_us, ["w.bkt AS b", *aggs]
+        inner_cols.append(f"{d.bucket('r.' + d.q(src.timestamp), 'bucket_us')} AS bkt")
     for i, spec in enumerate(specs):
         c = f"c{i}"
         if isinstance(spec, NumericSpec):
@@ -205,7 +201,7 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
                 aggs.append(f"COUNT(CASE WHEN NOT {top} THEN 1 END) AS {c}_other")
                 aggs.append(f"0 AS {c}_unseen")
     rel = relation(d, src, params)
-    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r{where}"
+    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
     group = " GROUP BY w.bkt" if bucket_us is not None else ""
     return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}{group}", params)
 
