@@ -33,6 +33,12 @@ def backfill(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> tuple
         while at <= args.end:
             plan.append((cfg, at))
             at += cfg.window.duration
+    from monitor.pipeline.profiles import prefill_models
+
+    try:
+        prefill_models(chosen, service.open_store, args.start, args.end)  # every bucket in one grouped scan
+    except DriftlineError as exc:  # each window then profiles its own buckets, and fails on its own
+        _err(f"driftline: backfill: the grouped profile pass failed, windows profile one by one: {exc}")
     out: list[RunSummary] = []
     failed: list[str] = []
     show = not args.json and not args.quiet

@@ -6,6 +6,9 @@ from datetime import timedelta
 
 # window:
 MIN_ROWS = 200  # fewer valid values than this in a window (or the reference) is "insufficient data"
+# A window is profiled as the merge of per-bucket partial profiles kept in state: each run scans only the
+# buckets that are new or changed (monitor/pipeline/profiles.py). null: profile the whole window each run.
+PROFILE_BUCKET = "1h"
 LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
 # drift:
 FDR = 0.01  # Benjamini-Hochberg level across one run's tests: the false-alarm budget

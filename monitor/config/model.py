@@ -34,7 +34,7 @@ from monitor.config.common import (
     parse_duration,
     table_name,
 )
-from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, SPREAD_FLOOR, STATISTIC, TOP_K
+from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, PROFILE_BUCKET, SPREAD_FLOOR, STATISTIC, TOP_K
 from monitor.config.expressions import parse_expression
 from monitor.errors import ConfigError, UnsafeIdentifier
 
@@ -195,11 +195,14 @@ class WindowConfig(Strict):
     expected_rows: int | None = Field(default=None, ge=1)
     grace: str = defaults.WINDOW_GRACE  # a window is run only this long after its end (late logs)
     lease_ttl: str = defaults.LEASE_TTL  # a killed run's (model, window) lease expires after this
+    # Partial profiles per bucket, merged into the window (null: the whole window is scanned each run).
+    bucket: str | None = PROFILE_BUCKET
 
-    @field_validator("length", "grace", "lease_ttl")
+    @field_validator("length", "grace", "lease_ttl", "bucket")
     @classmethod
-    def _length(cls, v: str) -> str:
-        parse_duration(v)
+    def _length(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
         return v
 
     @property
@@ -213,6 +216,10 @@ class WindowConfig(Strict):
     @property
     def lease_duration(self) -> timedelta:
         return parse_duration(self.lease_ttl)
+
+    @property
+    def bucket_duration(self) -> timedelta | None:
+        return parse_duration(self.bucket) if self.bucket else None
 
 
 class KindDrift(Strict):

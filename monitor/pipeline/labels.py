@@ -109,14 +109,24 @@ def rescore_changed(cfg: ModelConfig, store: Store, before: datetime | None = No
         if (s.performance or {}).get("status") != "final":
             candidates.append((rec, s))
     counts = labelled_counts(cfg, store, [(rec.window_start, rec.window_end) for rec, _ in candidates])
-    changed = []
+    moved = []
     for (rec, s), labelled in zip(candidates, counts, strict=True):
         old = s.performance or {}
         done = settled(cfg, rec.window_end, now)
         if old and (old.get("coverage") or {}).get("labelled") == labelled and not done:
             continue  # the cheap count says nothing moved
+        moved.append((rec, s, done))
+    spans = [(rec.window_start, rec.window_end) for rec, _, _ in moved]
+    # Every moved window's counts in one grouped scan of their span, not one label-joined query each.
+    tallies = performance_run.windows_counts(
+        cfg, store, window_source(cfg, store, min(a for a, _ in spans), max(b for _, b in spans)), spans) \
+        if moved and cfg.prediction.probability else [None] * len(moved)
+    changed = []
+    for (rec, s, done), counted in zip(moved, tallies, strict=True):
+        old = s.performance or {}
         new, _ = performance_run.window_performance(
-            cfg, store, window_source(cfg, store, rec.window_start, rec.window_end), True, ref, settled=done)
+            cfg, store, window_source(cfg, store, rec.window_start, rec.window_end), True, ref, settled=done,
+            counted=counted)
         if new is None or (old and old.get("coverage") == new.get("coverage") and old.get("status") == new.get("status")):
             continue
         if old:

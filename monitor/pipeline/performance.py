@@ -7,8 +7,10 @@ recent windows whose label coverage changed, keeping when each value was compute
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from monitor.config import ModelConfig, defaults
@@ -21,6 +23,7 @@ from monitor.performance.realized import (
     reference_performance,
 )
 from monitor.sql import profiler as profiling
+from monitor.sql.labels import performance_per_window_query
 from monitor.sql.queries import Source, performance_query
 from monitor.stores.base import Store
 
@@ -44,6 +47,27 @@ def _counts(store: Store, src: Source, cfg: ModelConfig, label: str | None,
     rows = store.query(performance_query(store.dialect, src, cfg.prediction.probability, label,
                                          threshold=cfg.prediction.threshold, bins=BINS,
                                          positive_class=cfg.prediction.positive_class, served=served))
+    return _tally(rows)
+
+
+Counted = tuple[LabelledCounts, ScoreHistogram, int]
+
+
+def windows_counts(cfg: ModelConfig, store: Store, span: Source,
+                   windows: list[tuple[datetime, datetime]]) -> list[Counted]:
+    """The labelled counts of each window (as window_performance's own query), in one grouped scan of `span`."""
+    assert cfg.prediction.probability
+    served = served_column(cfg, store, cfg.predictions.table)
+    q = performance_per_window_query(store.dialect, span, windows, cfg.prediction.probability, "__label",
+                                     threshold=cfg.prediction.threshold, bins=BINS,
+                                     positive_class=cfg.prediction.positive_class, served=served)
+    per: list[list[dict]] = [[] for _ in windows]
+    for r in store.query(q):
+        per[int(r["g"])].append(r)
+    return [_tally(rows) for rows in per]
+
+
+def _tally(rows: list[dict]) -> Counted:
     pos, neg = [0] * BINS, [0] * BINS
     below, above = [0] * BINS, [0] * BINS
     below_sum, above_sum = [0.0] * BINS, [0.0] * BINS
@@ -97,20 +121,29 @@ def reference_state(cfg: ModelConfig, store: Store, version: str | None = None,
         cal = fit_calibrator_from_counts(counts)
         cached = json.dumps({"counts": counts.__dict__, "calibrator": cal.to_dict()})
         store.put_state(key, cached)
+    return _reference(cached, json.dumps(asdict(policy(cfg)), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _reference(cached: str, policy_json: str) -> tuple[PerformanceResult, Calibrator]:
+    # The reference's bootstrap, once per process for the same stored counts and policy: a run and its
+    # late-label refresh (and every window of a backfill) share it instead of resampling again.
     data = json.loads(cached)
     c = data["counts"]
     counts = LabelledCounts(**{**c, "positives": tuple(c["positives"]), "negatives": tuple(c["negatives"])})
-    return reference_performance(counts, policy(cfg)), Calibrator.from_dict(data["calibrator"])
+    return reference_performance(counts, PerformancePolicy(**json.loads(policy_json))), \
+        Calibrator.from_dict(data["calibrator"])
 
 
 def window_performance(cfg: ModelConfig, store: Store, src: Source, labelled: bool,
                        ref: tuple[PerformanceResult, Calibrator] | None,
-                       settled: bool = False) -> tuple[dict | None, dict | None]:
-    """(performance, estimated_performance) of one window, as summary dicts."""
+                       settled: bool = False, counted: Counted | None = None) -> tuple[dict | None, dict | None]:
+    """(performance, estimated_performance) of one window, as summary dicts (`counted`: its counts, if
+    already queried with other windows' by windows_counts)."""
     if ref is None or not cfg.prediction.probability:
         return None, None
-    counts, hist, disagree = _counts(store, src, cfg, "__label" if labelled else None,
-                                     served_column(cfg, store, cfg.predictions.table))
+    counts, hist, disagree = counted or _counts(store, src, cfg, "__label" if labelled else None,
+                                                served_column(cfg, store, cfg.predictions.table))
     pol = policy(cfg)
     realized = evaluate(counts, pol, reference=ref[0], settled=settled).to_summary() if labelled else None
     estimated = estimate(hist, ref[1], pol, reference=ref[0]).to_summary()

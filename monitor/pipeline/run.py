@@ -33,6 +33,7 @@ from monitor.pipeline.failures import RunFailure, failure, phase
 from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.labels import alert_refreshed, label_time, rescore_changed, settled
 from monitor.pipeline.models import require_runnable
+from monitor.pipeline.profiles import window_profile
 from monitor.pipeline.reference import columns, ensure_reference
 from monitor.pipeline.volume import expected_rows, missed_windows
 from monitor.pipeline.windows import complete_at, run_id_for, utcnow, window_for
@@ -188,7 +189,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         specs = [replace(s, expr="NULL") if s.expr not in logged and s.expr != "__label"
                  and config_column(s.expr) else s for s in specs]
     phase("profile")
-    window = profiling.profile(store, src, specs)
+    window = window_profile(cfg, store, src, specs)  # merged from per-bucket partials where it can
     faults.reached("after_profile")
     past = [(r, RunSummary.model_validate_json(r.summary_json).rows)
             for r in store.list_runs(cfg.model, limit=20) if r.window_start < start]

@@ -5,12 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import pandas as pd
 
 from monitor.config import ModelConfig
-from monitor.schema.profile import CategoricalProfile, CategoricalSpec, Kind, NumericSpec, Spec, WindowProfile
+from monitor.schema.profile import (
+    CategoricalProfile,
+    CategoricalSpec,
+    Kind,
+    NumericProfile,
+    NumericSpec,
+    Spec,
+    WindowProfile,
+)
 from monitor.sql.base import QueryRunner
 from monitor.sql.queries import (
     Source,
@@ -108,15 +116,72 @@ def fingerprint(cfg: ModelConfig) -> str:
 
 
 def profile_to_json(p: WindowProfile) -> str:
-    return json.dumps({"rows": p.rows, "features": {n: asdict(f) for n, f in p.features.items()}})
+    return json.dumps(profile_to_dict(p))
+
+
+def profile_to_dict(p: WindowProfile) -> dict:
+    return {"rows": p.rows, "features": {n: asdict(f) for n, f in p.features.items()}}
 
 
 def profile_from_json(text: str) -> WindowProfile:
-    from monitor.schema.profile import CategoricalProfile, NumericProfile
+    return profile_from_dict(json.loads(text))
 
-    raw = json.loads(text)
+
+def profile_from_dict(raw: dict) -> WindowProfile:
     feats: dict[str, NumericProfile | CategoricalProfile] = {}
     for name, d in raw["features"].items():
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         feats[name] = NumericProfile(**d) if d["kind"] == "numerical" else CategoricalProfile(**d)
     return WindowProfile(rows=raw["rows"], features=feats)
+
+
+def merge(parts: Sequence[WindowProfile]) -> WindowProfile:
+    """The profile of the union of disjoint row sets, from their profiles (in the order given).
+
+    Counts and count vectors add, min and max merge by min and max, mean and variance by Chan's pairwise
+    update from each part's (finite count, mean, population variance). A field added to a profile merges
+    by its type: an int or a tuple of ints adds up. Names of unseen categories are not additive: left
+    empty here (monitor.pipeline.profiles looks them up over the window)."""
+    first = parts[0]
+    feats = {name: (_merge_numeric([p.features[name] for p in parts]) if isinstance(f, NumericProfile)
+                    else _merge_fields(CategoricalProfile, [p.features[name] for p in parts], unseen_values=()))
+             for name, f in first.features.items()}
+    return WindowProfile(rows=sum(p.rows for p in parts), features=feats)
+
+
+def _merge_fields(cls: type, ps: Sequence[object], **fixed: object) -> object:
+    out: dict[str, object] = {}
+    for f in fields(cls):
+        vals = [getattr(p, f.name) for p in ps]
+        present = [v for v in vals if v is not None]
+        if f.name in fixed:
+            out[f.name] = fixed[f.name]
+        elif f.name in ("min", "max"):
+            out[f.name] = (min if f.name == "min" else max)(present) if present else None
+        elif isinstance(vals[0], bool) or not isinstance(vals[0], (int, tuple)) or (
+                isinstance(vals[0], tuple) and vals[0] and not isinstance(vals[0][0], int)):
+            out[f.name] = vals[0]  # names, kinds, category labels: the same in every part
+        elif isinstance(vals[0], tuple):
+            out[f.name] = tuple(sum(column) for column in zip(*vals, strict=True))
+        else:
+            out[f.name] = sum(vals)
+    return cls(**out)
+
+
+def _merge_numeric(ps: Sequence[NumericProfile]) -> NumericProfile:
+    n, mean, m2 = 0, 0.0, 0.0
+    for p in ps:
+        k = p.valid
+        if k == 0 or p.mean is None:
+            continue
+        var = p.variance or 0.0
+        if n == 0:
+            n, mean, m2 = k, p.mean, var * k
+            continue
+        total = n + k
+        delta = p.mean - mean
+        mean += delta * k / total
+        m2 += var * k + delta * delta * n * k / total
+        n = total
+    moments = {"mean": mean, "variance": m2 / n} if n else {"mean": None, "variance": None}
+    return _merge_fields(NumericProfile, ps, **moments)  # type: ignore[return-value]

@@ -50,6 +50,12 @@ class Dialect:
             return f"list_contains({self.p(param)}, {e})"
         return f"{e} IN UNNEST({self.p(param)})"
 
+    def bucket(self, ts: str, param: str) -> str:
+        """The index of a timestamp's bucket: whole buckets of `param` microseconds since the epoch."""
+        if self.name == "duckdb":
+            return f"(epoch_us({ts}) // {self.p(param)})"
+        return f"DIV(UNIX_MICROS({ts}), {self.p(param)})"
+
     def hash_order(self, key: str, seed_param: str) -> str:
         """A deterministic pseudo-random order keyed by the row and the run's seed."""
         if self.name == "duckdb":
@@ -127,12 +133,17 @@ def _column(d: Dialect, expr: str) -> str:
     return d.q(expr) if IDENTIFIER.match(expr) else f"({validate_expression(expr)})"
 
 
-def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
-    """One scan computing every numeric and categorical summary of the specs."""
+def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: int | None = None) -> Query:
+    """One scan computing every numeric and categorical summary of the specs; with `bucket_us`, one row per
+    bucket ``b`` of the source: the mergeable partial profiles of monitor.pipeline.profiles."""
     params: dict[str, Any] = {}
     inner_cols: list[str] = []
     joins: list[str] = []
     aggs: list[str] = ["COUNT(*) AS n"]
+    if bucket_us is not None:
+        assert src.timestamp is not None
+        params["bucket_us"], aggs = bucket_us, ["w.bkt AS b", *aggs]
+        inner_cols.append(f"{d.bucket('r.' + d.q(src.timestamp), 'bucket_us')} AS bkt")
     for i, spec in enumerate(specs):
         c = f"c{i}"
         if isinstance(spec, NumericSpec):
@@ -194,7 +205,8 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec]) -> Query:
                 aggs.append(f"0 AS {c}_unseen")
     rel = relation(d, src, params)
     inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}", params)
+    group = " GROUP BY w.bkt" if bucket_us is not None else ""
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}{group}", params)
 
 
 def _category_codes(c: str, spec: CategoricalSpec, params: dict[str, Any]) -> str:
@@ -369,13 +381,14 @@ def numeric_spec(name: str, expr: str, lo: Any, hi: Any, quantiles: Sequence[Any
 
 
 def performance_query(d: Dialect, src: Source, probability: str, label: str | None, *, threshold: float,
-                      bins: int, positive_class: int, served: str | None = None) -> Query:
+                      bins: int, positive_class: int, served: str | None = None, group: str | None = None) -> Query:
     """Per probability bin: counts split at the threshold, labelled positives/negatives, Brier sums.
 
     At most `bins` rows come back; confusion counts, ROC/PR AUC and the CBPE estimate are all
     computed from them (monitor.performance.realized, monitor.performance.estimated). With `served`
     (the logged class column) the confusion counts use the class the model served, the threshold
     where it is NULL; `disagree` counts rows whose served class differs from the threshold's.
+    With `group` (an expression over the row: monitor.sql.labels' window index), all that per ``g``.
     """
     params: dict[str, Any] = {"thr": threshold, "bins": bins, "pos": positive_class}
     rel = relation(d, src, params)
@@ -384,10 +397,11 @@ def performance_query(d: Dialect, src: Source, probability: str, label: str | No
     thr, pos = d.p("thr"), d.p("pos")
     up = f"{p} >= {thr}"
     sp = up if served is None else f"COALESCE(CAST({_column(d, served)} AS {d.integer}) = {pos}, {up})"
-    inner = f"SELECT {p} AS p, {y} AS y, {sp} AS sp FROM ({rel}) AS r"
+    g = f", {group} AS g" if group else ""
+    inner = f"SELECT {p} AS p, {y} AS y, {sp} AS sp{g} FROM ({rel}) AS r"
     yp = f"(CASE WHEN y IS NULL THEN NULL WHEN y = {pos} THEN 1 ELSE 0 END)"
     sql = (
-        f"SELECT GREATEST(LEAST(CAST(FLOOR(p * {d.p('bins')}) AS {d.integer}), {d.p('bins')} - 1), 0) AS bin, "
+        ("SELECT g, " if group else "SELECT ") + f"GREATEST(LEAST(CAST(FLOOR(p * {d.p('bins')}) AS {d.integer}), {d.p('bins')} - 1), 0) AS bin, "
         f"COUNT(*) AS n, SUM(CASE WHEN p >= {thr} THEN 1 ELSE 0 END) AS n_above, "
         f"SUM(CASE WHEN p >= {thr} THEN p ELSE 0 END) AS sum_above, "
         f"SUM(CASE WHEN p < {thr} THEN p ELSE 0 END) AS sum_below, "
@@ -400,7 +414,7 @@ def performance_query(d: Dialect, src: Source, probability: str, label: str | No
         f"SUM(CASE WHEN {yp} = 1 AND NOT sp THEN 1 ELSE 0 END) AS fn, "
         f"SUM(CASE WHEN {yp} IS NOT NULL THEN POWER(p - {yp}, 2) ELSE 0 END) AS brier, "
         f"SUM(CASE WHEN {yp} IS NOT NULL THEN POWER(p - {yp}, 4) ELSE 0 END) AS brier4 "
-        f"FROM ({inner}) AS w WHERE p IS NOT NULL AND NOT {d.is_nan('p')} AND NOT {d.is_inf('p')} "
-        f"GROUP BY 1 ORDER BY 1"
+        f"FROM ({inner}) AS w WHERE p IS NOT NULL AND NOT {d.is_nan('p')} AND NOT {d.is_inf('p')}"
+        + (" AND g IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2" if group else " GROUP BY 1 ORDER BY 1")
     )
     return Query(sql, params)

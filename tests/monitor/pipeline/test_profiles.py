@@ -1,0 +1,183 @@
+"""Incremental profiles: a window merged from per-bucket partials equals the window profiled at once, exactly,
+also after late rows land in a bucket already profiled; only new or changed buckets are scanned."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from monitor.config import ModelConfig, load_model_config
+from monitor.pipeline.profiles import EPOCH, window_profile
+from monitor.schema.profile import Spec
+from monitor.sql import profiler as profiling
+from monitor.sql.queries import Query, Source
+from monitor.stores.duckdb import DuckDBStore
+from tests.conftest import write_config
+from tests.monitor.sql.test_profiler import T0, _frame
+
+COLS = [("x", "numerical", "x"), ("y", "numerical", "y"), ("k", "numerical", "k"), ("c", "categorical", "c")]
+
+
+class RecordingDuckDB(DuckDBStore):
+    """The DuckDB store, keeping every query it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[Query] = []
+
+    def query(self, q: Query) -> list[dict[str, Any]]:
+        self.sent.append(q)
+        return super().query(q)
+
+
+def scanned_buckets(store: Any) -> list[list[int]]:
+    """The buckets each grouped profile scan read (every bucket of its time range), in order."""
+    out = []
+    for q in store.sent:
+        if "AS bkt" in q.sql:
+            step = timedelta(microseconds=q.params["bucket_us"])
+            span = range((q.params["w_start"] - EPOCH) // step, (q.params["w_end"] - EPOCH) // step)
+            out.append(list(span))
+    return out
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> ModelConfig:
+    write_config(tmp_path, report="{evidently: false}")
+    return load_model_config(tmp_path / "wheel-assembly.yaml")
+
+
+def _data() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The reference, the first 12 hours of a day, the rest of the day, and late rows of hour 3."""
+    ref, day = _frame(4000, 1), _frame(6000, 2, shift=0.3)
+    day.loc[:4, "c"] = "zzz"  # unseen: its name is looked up over the window
+    day.loc[5:9, "x"] = float("nan")
+    early = day[day["ts"] < T0 + timedelta(hours=12)]
+    late = _frame(40, 3, shift=2.0).assign(ts=T0 + timedelta(hours=3, minutes=7))
+    return ref, early, day[day["ts"] >= T0 + timedelta(hours=12)], late
+
+
+def _specs(store: Any) -> list[Spec]:
+    return list(profiling.build_specs(store, Source(table=store.table("ref")), COLS, bins=20, top_k=3).values())
+
+
+def _src(store: Any, hours: int = 24) -> Source:
+    return Source(table=store.table("logs"), timestamp="ts", start=T0, end=T0 + timedelta(hours=hours),
+                  model_column="model_name", model="m")
+
+
+def _assert_exact_and_close_to_one_scan(store: Any, merged: Any, specs: list[Spec]) -> None:
+    direct = profiling.profile(store, _src(store), specs)  # one ungrouped scan
+    assert merged.rows == direct.rows
+    for name in direct.features:
+        a, b = asdict(merged.features[name]), asdict(direct.features[name])
+        for key in a:
+            if key in ("mean", "variance"):  # float sums in another order: equal to rounding
+                assert math.isclose(a[key], b[key], rel_tol=1e-12), (name, key)
+            else:
+                assert a[key] == b[key], (name, key)
+
+
+def incremental_equals_direct(cfg: ModelConfig, inc: Any, fresh: Any) -> None:
+    """`inc` profiles as the data arrives; `fresh` gets the same rows, in the same order, and profiles once."""
+    ref, early, rest, late = _data()
+    for store in (inc, fresh):
+        store.insert_frame("ref", ref)
+    specs = _specs(inc)
+    inc.insert_frame("logs", early)
+    window_profile(cfg, inc, _src(inc), specs)  # 12 hours profiled, 12 empty
+    first = scanned_buckets(inc)
+    assert len(first) == 1 and len(first[0]) == 12  # every bucket in one grouped pass
+    inc.insert_frame("logs", rest)
+    inc.insert_frame("logs", late)  # late rows in hour 3, already profiled
+    merged = window_profile(cfg, inc, _src(inc), specs)
+    hour3 = (T0 + timedelta(hours=3) - EPOCH) // timedelta(hours=1)
+    again = scanned_buckets(inc)[1:]  # the late hour, then the new half day: two scans, nothing between
+    assert again == [[hour3], list(range(hour3 + 9, hour3 + 21))]
+    for frame in (early, rest, late):
+        fresh.insert_frame("logs", frame)
+    direct = window_profile(cfg, fresh, _src(fresh), specs)
+    assert merged == direct  # exactly: every field, floats included
+    assert merged.features["c"].unseen_values == ("zzz",)  # type: ignore[union-attr]
+    _assert_exact_and_close_to_one_scan(inc, merged, specs)
+    assert window_profile(cfg, inc, _src(inc), specs) == merged
+    assert len(scanned_buckets(inc)) == 3  # nothing changed: nothing re-scanned
+
+
+def test_duckdb_merged_profile_equals_the_direct_one_with_late_rows(cfg: ModelConfig, tmp_path: Path) -> None:
+    inc, fresh = RecordingDuckDB(tmp_path / "a.duckdb"), RecordingDuckDB(tmp_path / "b.duckdb")
+    incremental_equals_direct(cfg, inc, fresh)
+
+
+def test_a_new_reference_profiles_every_bucket_again(cfg: ModelConfig, tmp_path: Path) -> None:
+    store = RecordingDuckDB(tmp_path / "a.duckdb")
+    ref, early, rest, _ = _data()
+    store.insert_frame("ref", ref)
+    store.insert_frame("logs", pd.concat([early, rest]))
+    specs = _specs(store)
+    window_profile(cfg, store, _src(store), specs)
+    other = [replace(s, edges=tuple(e + 0.01 for e in s.edges)) if s.kind == "numerical" else s  # type: ignore[union-attr]
+             for s in specs]
+    window_profile(cfg, store, _src(store), other)
+    assert [len(b) for b in scanned_buckets(store)] == [24, 24]
+
+
+def test_a_window_of_part_buckets_or_without_buckets_is_one_plain_scan(cfg: ModelConfig, tmp_path: Path) -> None:
+    store = RecordingDuckDB(tmp_path / "a.duckdb")
+    ref, early, _, _ = _data()
+    store.insert_frame("ref", ref)
+    store.insert_frame("logs", early)
+    specs = _specs(store)
+    odd = replace(_src(store), end=T0 + timedelta(hours=1, minutes=30))
+    assert window_profile(cfg, store, odd, specs) == profiling.profile(store, odd, specs)
+    off = cfg.model_copy(update={"window": cfg.window.model_copy(update={"bucket": None})})
+    assert window_profile(off, store, _src(store), specs) == profiling.profile(store, _src(store), specs)
+    assert scanned_buckets(store) == []
+
+
+@pytest.fixture
+def bq_pair(bq_client: Any, bq_dataset: str, bq_live: Any) -> Iterator[tuple[Any, Any]]:
+    from monitor.stores.bigquery.store import BigQueryStore  # noqa: F401  (the emulator tests' import)
+    from tests.monitor.stores.recording import RecordingStore
+
+    bq_client.create_dataset(f"{bq_live.project}.{bq_dataset}_b", exists_ok=True)
+    stores = tuple(RecordingStore(bq_client, ds, retries=1, backoff=0.05, timeout=30)
+                   for ds in (bq_dataset, f"{bq_dataset}_b"))
+    for s in stores:
+        s.init()
+    yield stores
+    bq_client.delete_dataset(f"{bq_live.project}.{bq_dataset}_b", delete_contents=True, not_found_ok=True)
+
+
+def test_bigquery_merged_profile_equals_the_direct_one_with_late_rows(cfg: ModelConfig, bq_pair: Any) -> None:
+    incremental_equals_direct(cfg, *bq_pair)
+
+
+def test_a_backfill_profiles_all_its_buckets_in_one_pass_and_its_windows_only_merge(tmp_path: Path) -> None:
+    from monitor.demo import simulate
+    from monitor.pipeline.profiles import prefill
+    from monitor.pipeline.run import run_window
+    from tests.conftest import START
+
+    write_config(tmp_path, report="{evidently: false}")
+    cfg = load_model_config(tmp_path / "wheel-assembly.yaml")
+    store = RecordingDuckDB(cfg.resolve(cfg.store.path))
+    store.insert_frame(cfg.reference_table, simulate.reference(3000))
+    logs, _ = simulate.traffic(3, 400, START)
+    store.insert_frame("predictions", logs)
+    assert prefill(cfg, store, START, START + timedelta(days=3)) == 72
+    assert [len(b) for b in scanned_buckets(store)] == [72]
+    summaries = [run_window(cfg, store, START + timedelta(days=d)) for d in (1, 2, 3)]
+    assert len(scanned_buckets(store)) == 1  # the windows merged what the backfill profiled
+    other = DuckDBStore(tmp_path / "fresh.duckdb")
+    other.insert_frame(cfg.reference_table, simulate.reference(3000))
+    other.insert_frame("predictions", logs)
+    fresh = [run_window(cfg, other, START + timedelta(days=d)) for d in (1, 2, 3)]
+    assert [s.features for s in summaries] == [s.features for s in fresh]
