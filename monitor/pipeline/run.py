@@ -25,6 +25,7 @@ from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
+from monitor.pipeline import report_jobs
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
 from monitor.pipeline.failures import RunFailure, failure, phase, phase_times, start_timing
@@ -331,17 +332,20 @@ def _multivariate(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id
 
 def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str, window: WindowProfile,
             report_dir: Path | None, build_report: ReportBuilder | None) -> str | None:
-    """Evidently's report on the bounded samples of the window and the reference."""
+    """Where Evidently's report on the bounded samples will be; its samples kept for a build off the
+    critical path (monitor.pipeline.report_jobs). No builder: no report (a backfill without --reports)."""
     if build_report is None or window.rows == 0 or not cfg.report.evidently:
+        phase("refresh")
         return None
     path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
     num = [f.name for f in cfg.features if f.kind == "numerical"]
     cat = [f.name for f in cfg.features if f.kind == "categorical"]
-    out = build_report(cur, ref, numerical=num, categorical=cat, path=path,
-                       target="label" if "label" in cur.columns else None,
-                       prediction="predicted_class" if cfg.prediction.class_column else None,
-                       title=f"{cfg.model} {run_id}")
-    return str(out) if out else None
+    report_jobs.save_samples(path, cur, ref, numerical=num, categorical=cat,
+                             target="label" if "label" in cur.columns else None,
+                             prediction="predicted_class" if cfg.prediction.class_column else None,
+                             title=f"{cfg.model} {run_id}")
+    phase("refresh")  # what follows in the run: the late-label re-check of past windows
+    return str(path)
 
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
