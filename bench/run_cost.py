@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python bench/run_cost.py            # 10k..10M rows x 13 features, 1M x 50 and 200,
                                                              # a 90-window backfill, a 24h vs a 1h window
-    .venv/bin/python bench/run_cost.py --quick               # 10k rows, 3-window backfill: a smoke run (~30 s)
+    .venv/bin/python bench/run_cost.py --quick               # a cold 10k-row run, 2-window backfill (~15 s)
 
 Each measured command runs in its own fresh interpreter (`python bench/run_cost.py child MODE ARGS`):
 `driftline run --json` through `monitor.cli.main` at the store's defaults, so its wall time includes
@@ -202,17 +202,23 @@ def _run_argv(folder: Path, at: datetime) -> list[str]:
     return ["run", "--config-dir", str(folder), "--at", at.isoformat(), "--json", "--quiet"]
 
 
-def measure_run(work: Path, rows: int, features: int, *, evidently: bool) -> dict[str, Any]:
-    """A cold run (10,000 rows: the reference's specs built) then the measured window on the cached ones."""
-    folder = prepare(work / f"run_{rows}_{features}", features, [10_000, rows])
+def measure_run(work: Path, rows: int, features: int, *, evidently: bool, quick: bool = False) -> dict[str, Any]:
+    """A cold run (10,000 rows: the reference's specs built) then the measured window on the cached ones.
+
+    quick: the measured window's run is the cold one, and the deferred report is not built.
+    """
+    folder = prepare(work / f"run_{rows}_{features}", features, [rows] if quick else [10_000, rows])
     db = str(folder / "run_cost.duckdb")
     out: dict[str, Any] = {"rows": rows, "features": features, "load_average": os.getloadavg()}
-    out["first"] = child("cli", {"argv": _run_argv(folder, DAY0 + timedelta(days=1))}, folder)
-    out["run"] = child("cli", {"argv": _run_argv(folder, DAY0 + timedelta(days=2))}, folder)
-    start, end = DAY0 + timedelta(days=1), DAY0 + timedelta(days=2)
+    day = 1 if quick else 2
+    if not quick:
+        out["first"] = child("cli", {"argv": _run_argv(folder, DAY0 + timedelta(days=1))}, folder)
+    out["run"] = child("cli", {"argv": _run_argv(folder, DAY0 + timedelta(days=day))}, folder)
+    start, end = DAY0 + timedelta(days=day - 1), DAY0 + timedelta(days=day)
     out["scan"] = child("scan", {"db": db, "features": features, "start": str(start), "end": str(end)}, folder)
     path = (out["run"].get("runs") or [{}])[0].get("report_path")
-    out["report"] = child("report", {"path": path}, folder) if path else {"error": "no report path"}
+    out["report"] = {"error": "skipped (--quick)"} if quick else child("report", {"path": path}, folder) \
+        if path else {"error": "no report path"}
     if evidently:
         out["evidently"] = child("evidently", {"db": db, "features": features, "start": str(start),
                                                "end": str(end)}, folder, timeout=900)
@@ -257,6 +263,7 @@ def _line(m: dict[str, Any]) -> str:
     top = sorted(r["phases"].items(), key=lambda kv: -kv[1]["wall"])[:4]
     scan = m["scan"].get("seconds", float("nan"))
     rep = m["report"].get("seconds", float("nan"))
+    scan = scan if "seconds" in m["scan"] else float("nan")
     return (f"{m['rows']:>10,} x {m['features']:>3}: process {run['process_seconds']:6.2f} s, run {r['seconds']:6.2f} s,"
             f" CPU {run['cpu_seconds']:6.2f} s, peak {run['peak_rss_mb']:5.0f} MB; scan {scan:.3f} s; "
             f"report (deferred) {rep:.2f} s; " + ", ".join(f"{k} {v['wall']:.2f}" for k, v in top))
@@ -264,7 +271,8 @@ def _line(m: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="10,000 rows and a 3-window backfill (CI smoke run)")
+    ap.add_argument("--quick", action="store_true", help="one cold 10,000-row run and a 2-window backfill (CI)")
+    ap.add_argument("--out", type=Path, help="where to write the JSON (default: bench/out/run_cost[_quick].json)")
     ap.add_argument("--only", choices=["runs", "wide", "backfill", "hourly"], action="append",
                     help="run only these parts (repeatable; default: all)")
     ap.add_argument("--work", type=Path, default=Path(f"/tmp/run_cost-{os.getpid()}"),
@@ -279,11 +287,12 @@ def main() -> None:
     if not args.quick and "wide" in parts:
         sizes += [(1_000_000, 50), (1_000_000, 200)]
     for rows, features in sizes:
-        m = measure_run(args.work, rows, features, evidently=rows <= 1_000_000 and features == 13)
+        m = measure_run(args.work, rows, features, evidently=not args.quick and rows <= 1_000_000 and features == 13,
+                        quick=args.quick)
         result["runs"].append(m)
         print(_line(m), flush=True)
     if "backfill" in parts:
-        result["backfill"] = measure_backfill(args.work, *((3, 10_000) if args.quick else (90, 100_000)))
+        result["backfill"] = measure_backfill(args.work, *((2, 2_000) if args.quick else (90, 100_000)))
         b = result["backfill"]
         print(f"backfill: {b.get('windows')} windows, process {b.get('process_seconds', 0):.1f} s, "
               f"peak {b.get('peak_rss_mb', 0):.0f} MB; scan of all rows {b['scan'].get('seconds', 0):.3f} s", flush=True)
@@ -292,7 +301,7 @@ def main() -> None:
         print("hourly: " + ", ".join(f"{k} window run {v['runs'][0]['seconds']:.2f} s" for k, v in
                                      result["hourly"].items() if isinstance(v, dict) and v.get("runs")), flush=True)
     OUT.mkdir(exist_ok=True)
-    path = OUT / ("run_cost_quick.json" if args.quick else "run_cost.json")
+    path = args.out or OUT / ("run_cost_quick.json" if args.quick else "run_cost.json")
     path.write_text(json.dumps(result, indent=2, default=str))
     shutil.rmtree(args.work, ignore_errors=True)
     print(f"wrote {path}")
