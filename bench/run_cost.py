@@ -275,6 +275,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="where to write the JSON (default: bench/out/run_cost[_quick].json)")
     ap.add_argument("--only", choices=["runs", "wide", "backfill", "hourly"], action="append",
                     help="run only these parts (repeatable; default: all)")
+    ap.add_argument("--sizes", nargs="+", metavar="ROWSxFEATURES",
+                    help="only these runs, e.g. 1000000x13 10000000x13 (default: the whole table above)")
     ap.add_argument("--work", type=Path, default=Path(f"/tmp/run_cost-{os.getpid()}"),
                     help="scratch folder for the DuckDB files (deleted after each measurement)")
     args = ap.parse_args()
@@ -286,13 +288,23 @@ def main() -> None:
         sizes += [(10_000, 13), (100_000, 13), (1_000_000, 13), (10_000_000, 13)]
     if not args.quick and "wide" in parts:
         sizes += [(1_000_000, 50), (1_000_000, 200)]
+    if args.sizes:
+        sizes = [(int(r), int(f)) for r, f in (x.lower().split("x") for x in args.sizes)]
+    OUT.mkdir(exist_ok=True)
+    path = args.out or OUT / ("run_cost_quick.json" if args.quick else "run_cost.json")
+
+    def save() -> None:  # after every measurement: a long benchmark stopped early keeps what it measured
+        path.write_text(json.dumps(result, indent=2, default=str))
+
     for rows, features in sizes:
         m = measure_run(args.work, rows, features, evidently=not args.quick and rows <= 1_000_000 and features == 13,
                         quick=args.quick)
         result["runs"].append(m)
         print(_line(m), flush=True)
+        save()
     if "backfill" in parts:
         result["backfill"] = measure_backfill(args.work, *((2, 2_000) if args.quick else (90, 100_000)))
+        save()
         b = result["backfill"]
         print(f"backfill: {b.get('windows')} windows, process {b.get('process_seconds', 0):.1f} s, "
               f"peak {b.get('peak_rss_mb', 0):.0f} MB; scan of all rows {b['scan'].get('seconds', 0):.3f} s", flush=True)
@@ -300,9 +312,7 @@ def main() -> None:
         result["hourly"] = measure_hourly(args.work, 1_000_000)
         print("hourly: " + ", ".join(f"{k} window run {v['runs'][0]['seconds']:.2f} s" for k, v in
                                      result["hourly"].items() if isinstance(v, dict) and v.get("runs")), flush=True)
-    OUT.mkdir(exist_ok=True)
-    path = args.out or OUT / ("run_cost_quick.json" if args.quick else "run_cost.json")
-    path.write_text(json.dumps(result, indent=2, default=str))
+    save()
     shutil.rmtree(args.work, ignore_errors=True)
     print(f"wrote {path}")
 
