@@ -1,4 +1,7 @@
-"""The `driftline` command: demo, run, serve, ingest, backfill, check, init, refresh, silence, ack. Exit codes in EPILOG."""
+"""The `driftline` command: demo, run, serve, ingest, backfill, check, init, refresh, silence, ack. Exit codes in EPILOG.
+
+Only the stdlib and leaf rooms load at start, so `--help` answers at once (tests/monitor/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,17 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from monitor.cli_table import performance_lines, print_summary  # noqa: F401 (part of the CLI's API)
-from monitor.config import ModelConfig, Settings, defaults
+from monitor.config import defaults
+from monitor.demo.scenarios import SCENARIOS
 from monitor.errors import ConfigError, DriftlineError, StoreError
-from monitor.pipeline.failures import RunFailure
-from monitor.pipeline.models import load_models
-from monitor.schema.summary import RunSummary
+
+if TYPE_CHECKING:
+    from monitor.config import ModelConfig
+    from monitor.pipeline.failures import RunFailure
+    from monitor.schema.summary import RunSummary
+
 
 
 def _when(text: str) -> datetime:
@@ -48,6 +55,7 @@ def _quiet_stdout(args: argparse.Namespace) -> contextlib.AbstractContextManager
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
     from monitor.api import wiring as service
+    from monitor.pipeline.models import load_models
 
     configs = load_models(args.config_dir)
     service.register(configs)
@@ -63,8 +71,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     configs = _configs(args)
     service.check_at(configs, args.at, args.model)  # outside [first logged row, now]: exit 2, naming the range
     with _quiet_stdout(args):
-        summaries = service.run(configs, at=args.at, model=args.model, failures=failures)
+        summaries = service.run(configs, at=args.at, model=args.model, failures=failures, reports="later")
     _emit(summaries, args.json, quiet=args.quiet)
+    if args.reports:  # after the summaries: the verdicts never wait for Evidently
+        with _quiet_stdout(args):
+            service.build_reports(summaries)
     for f in failures:
         _err(f"driftline: {f.line()}")
     if any(f.retryable for f in failures):
@@ -75,6 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -> None:
+    from monitor.cli_table import print_summary
+
     if as_json:
         print(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
     elif not quiet:
@@ -96,19 +109,6 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from monitor.cli_ops import outbox
 
     return outbox(args, _configs(args))
-
-
-def _rows_in(path: Path) -> int | None:
-    """The file's row count for the progress bar's ETA (Parquet metadata; a CSV's lines, minus its header)."""
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        with path.open("rb") as f:
-            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0)
-    except OSError:
-        return None
 
 
 def _one(args: argparse.Namespace) -> ModelConfig:
@@ -180,10 +180,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.model is None and len(configs) > 1:
         raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
     cfg = configs[args.model] if args.model else next(iter(configs.values()))
-    from monitor.progress import progress, wanted
+    from monitor.progress import progress, rows_in, wanted
 
     show = wanted(args.quiet)
-    total = _rows_in(args.file) if show else None
+    total = rows_in(args.file) if show else None
     with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
         report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
     if not args.quiet or args.json:
@@ -222,6 +222,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from monitor.api.app import create_app
     from monitor.logs import drop_plain_handlers
+    from monitor.config import Settings
 
     settings = Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
                         public_url=f"http://{args.host}:{args.port}")
@@ -233,6 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.cli_table import print_summary
     from monitor.demo.walkthrough import run_demo
 
     # With --json, stdout carries only the JSON array: progress and console alerts go to stderr.
@@ -305,8 +307,6 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", default="./driftline-demo", metavar="DIR",
                    help="where to write the demo's config, DuckDB file and reports (default: ./driftline-demo)")
     as_json(d, "the run summaries as one JSON array")
-    from monitor.demo.simulate import SCENARIOS
-
     d.add_argument("--scenario", default="new_tire_batch", choices=sorted(SCENARIOS),
                    help="what happens to the traffic during the week (default: new_tire_batch)")
     d.add_argument("--days", type=int, default=7, help="days of traffic, one window each (default: 7)")
@@ -320,6 +320,8 @@ def parser() -> argparse.ArgumentParser:
                         "(default: now)")
     as_json(r, "the run summaries as one JSON array")
     fail_on(r)
+    r.add_argument("--reports", action="store_true", help="build Evidently's report now, after the summaries "
+                   "(by default: when its page is first opened, so the run never waits for it)")
     r.set_defaults(func=cmd_run)
     b = add("backfill", "run every window between --from and --to, printing each as it finishes")
     with_configs(b)
@@ -331,6 +333,8 @@ def parser() -> argparse.ArgumentParser:
     fail_on(b)
     b.add_argument("--notify", action="store_true",
                    help="send alerts through the live channels (by default history is stored, nothing is sent)")
+    b.add_argument("--reports", action="store_true",
+                   help="build Evidently's report of every window (by default a backfill builds none)")
     b.set_defaults(func=cmd_backfill)
     o = add("outbox", "alerts given up on (bad credentials, ...): list them, or re-queue and send them")
     o.add_argument("action", choices=["list", "retry"], help="list the failed deliveries, or retry them now")

@@ -50,7 +50,8 @@ def backfill(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> tuple
                 _err(f"backfill {cfg.model}: window {i}/{len(plan)} {window}")
             failures: list[RunFailure] = []
             try:
-                done = service.run({cfg.model: cfg}, at=at, notify=args.notify, failures=failures)
+                done = service.run({cfg.model: cfg}, at=at, notify=args.notify, failures=failures,
+                                   reports="inline" if args.reports else "skip")
             except DriftlineError as exc:  # e.g. an `at` past now: that window's, not the backfill's
                 done, failures = [], [failure(cfg.model, exc)]
             for f in failures:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 Advance = Callable[[int], None]
 
@@ -49,3 +50,16 @@ def progress(description: str, total: int | None, *, unit: str = "", enabled: bo
             bar.update(task, rate=f"{speed:,.1f} {unit}/s" if speed else "")
 
         yield advance
+
+
+def rows_in(path: Path) -> int | None:
+    """The file's row count for the progress bar's ETA (Parquet metadata; a CSV's lines, minus its header)."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with path.open("rb") as f:
+            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0)
+    except OSError:
+        return None

@@ -124,8 +124,8 @@ def performance_trends(runs: Sequence[RunSummary]) -> str:
             f"<div class=plots id=performance-trends>{''.join(charts)}</div>")
 
 
-def evidently_section(url: str | None, error: str | None = None) -> str:
-    """Where the Evidently report fits, and why there is none when it failed."""
+def evidently_section(url: str | None, error: str | None = None, pending: bool = False) -> str:
+    """Where the Evidently report fits, that it is being built, or why there is none."""
     intro = ("<p class=note>Evidently's own report, built on a bounded random sample of the window and of the "
              "reference. Its drift tests are Evidently's defaults on that sample, not Driftline's verdicts: where "
              "the two disagree, Driftline's come from the whole window's profile and its false-discovery control."
@@ -133,6 +133,12 @@ def evidently_section(url: str | None, error: str | None = None) -> str:
     if url:
         return (f"<h2>Evidently's report (sampled)</h2><p><a id=evidently href='{e(url)}'>Open Evidently's report "
                 f"of this run</a></p>{intro}")
+    if pending:
+        # Built after the run was stored, so the verdicts never wait for it; reload to get the link.
+        return ("<h2>Evidently's report (sampled)</h2><p class=note id=evidently-pending>Evidently's report of "
+                "this run is being built (it takes a few seconds to a minute); reload this page to open it. "
+                "The verdicts above do not depend on it.</p>")
     reason = f"Evidently's report could not be built: {e(error)}" if error else (
-        "No Evidently report for this run (report.evidently is off, or the window had no rows).")
+        "No Evidently report for this run (report.evidently is off, the window had no rows, or it was a "
+        "backfill run without --reports).")
     return f"<h2>Evidently's report (sampled)</h2><p class=note id=evidently-missing>{reason}</p>"

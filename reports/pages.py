@@ -55,7 +55,8 @@ def _headline(s: RunSummary) -> str:
 
 
 def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str | None,
-             open_incidents: Sequence[dict[str, Any]] = (), evidently_error: str | None = None) -> str:
+             open_incidents: Sequence[dict[str, Any]] = (), evidently_error: str | None = None,
+             evidently_pending: bool = False) -> str:
     """The page of one run: what changed in words, then the evidence: verdicts, pictures, performance, history."""
     head = (f"<nav><a href='/'>all models</a><a href='/report?model={_e(s.model)}'>latest</a>"
             f"<a href='/runs?model={_e(s.model)}'>runs (JSON)</a></nav>"
@@ -99,7 +100,7 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
     pictures = distributions(s) + trends(s, runs) + performance_trends(runs)
     body = (head + _headline(s) + (f"<h2>Alerts</h2><ul>{alerts}</ul>" if alerts else "")
             + incidents_html(open_incidents) + suppressed_html(s) + deliveries_html(s)
-            + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error)
+            + verdicts + perf + pictures + evidently_section(evidently_url, evidently_error, evidently_pending)
             + _history(history))
     return _page(f"Driftline · {s.model}", body, head=scripts())
 

@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.check_at(state.configs, at, model)  # outside [first logged row, now]: 400 with the range
         failures: list[RunFailure] = []
         summaries = service.run(state.configs, at=at, model=model, public_url=state.settings.public_url,
-                                report_dir=state.settings.report_dir, failures=failures)
+                                report_dir=state.settings.report_dir, failures=failures, reports="background")
         body = [s.model_dump(mode="json") for s in summaries] + [f.model_dump() for f in failures]
         retry = [f for f in failures if f.retryable]
         if retry:
@@ -150,8 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    if r.run_id != s.run_id and r.window_start < s.window.start.replace(tzinfo=None)]
         url = f"/report/{s.run_id}/evidently" if service.report_file(s) else None
         error = None if url else service.report_error(cfg, s, state.settings.report_dir)
+        pending = not url and not error and service.report_pending(s)  # built off the run's path: start it now
         incidents = service.open_incidents(cfg, store)
-        return pages.run_page(s, history, evidently_url=url, open_incidents=incidents, evidently_error=error)
+        return pages.run_page(s, history, evidently_url=url, open_incidents=incidents, evidently_error=error,
+                              evidently_pending=pending)
 
     @app.get("/", response_class=HTMLResponse)
     def home(_: Any = reader) -> str:
@@ -198,6 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def evidently(run_id: str, _: Any = reader) -> FileResponse:
         _, s = _find(run_id)
         path = service.report_file(s)
+        if path is None and service.report_pending(s):
+            raise HTTPException(503, "this run's Evidently report is being built; retry in a few seconds",
+                                headers={"Retry-After": "5"})
         if path is None:
             raise HTTPException(404, "this run has no Evidently report")
         return FileResponse(path, media_type="text/html")

@@ -7,12 +7,13 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from alerts.base import MetricsSink, Notifier
 from monitor.config import ModelConfig
 from monitor.errors import ConfigError, DriftlineError
 from monitor.pipeline.base import AlertHook
+from monitor.pipeline import report_jobs
 from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.run import run_models
 from monitor.schema.alerting import AlertState
@@ -33,6 +34,8 @@ def _now() -> datetime:
 clock: Callable[[], datetime] = _now
 _known: dict[str, ModelConfig] = {}  # every loaded model, so a shared store knows all their tables
 _lock = threading.Lock()
+_report_jobs: report_jobs.ReportJobs | None = None
+Reports = Literal["inline", "background", "later", "skip"]
 
 
 def register(configs: dict[str, ModelConfig]) -> None:
@@ -70,6 +73,11 @@ def open_store(cfg: ModelConfig) -> Store:
 
 
 def close_stores() -> None:
+    global _report_jobs
+    with _lock:
+        jobs, _report_jobs = _report_jobs, None
+    if jobs is not None:
+        jobs.shutdown()  # the report being built finishes; the queued ones are built when their page opens
     with _lock:
         for store in _stores.values():
             close = getattr(store, "close", None)
@@ -193,11 +201,13 @@ def check_at(configs: dict[str, ModelConfig], at: datetime | None, model: str | 
 
 def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str | None = None,
         public_url: str = "", report_dir: str | None = None, notify: bool = True,
-        failures: list[RunFailure] | None = None) -> list[RunSummary]:
+        failures: list[RunFailure] | None = None, reports: Reports = "inline") -> list[RunSummary]:
     """Run every configured model (or one) with its store and alerts: what POST /run does (notify=False:
     a quiet backfill).
 
     With a `failures` list, each model's failure is collected (and alerted) and the others still run.
+    `reports`: when Evidently's report is built, after the runs are stored: "inline" before returning,
+    "background" in the service's report thread, "later" when its page is first opened, "skip": never.
     """
 
     def store_for(cfg: ModelConfig) -> Store:
@@ -208,9 +218,50 @@ def run(configs: dict[str, ModelConfig], at: datetime | None = None, model: str 
 
     from reports.evidently_report import build_report
 
-    return run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
-                      report_dir=Path(report_dir) if report_dir else None, report_builder=build_report,
-                      failures=failures, on_failure=failure_alert if failures is not None else None)
+    summaries = run_models(configs, store_for, at=at, model=model, alert_hook_for=hook_for,
+                           report_dir=Path(report_dir) if report_dir else None,
+                           report_builder=None if reports == "skip" else build_report,
+                           failures=failures, on_failure=failure_alert if failures is not None else None)
+    if reports == "inline":
+        build_reports(summaries)
+    elif reports == "background":
+        for s in summaries:
+            report_pending(s)
+    return summaries
+
+
+def _jobs() -> report_jobs.ReportJobs:
+    global _report_jobs
+    from reports.evidently_report import build_report
+
+    with _lock:
+        if _report_jobs is None:
+            _report_jobs = report_jobs.ReportJobs(build_report)
+        return _report_jobs
+
+
+def _report_path(summary: RunSummary) -> Path | None:
+    path = summary.extra.get("report_path")
+    return Path(path) if path else None
+
+
+def build_reports(summaries: Sequence[RunSummary]) -> None:
+    """Build the Evidently reports of these runs now (those still waiting for their build)."""
+    from reports.evidently_report import build_report
+
+    for s in summaries:
+        path = _report_path(s)
+        if path is not None and report_jobs.state(path) == "pending":
+            report_jobs.build(path, build_report)
+
+
+def report_pending(summary: RunSummary) -> bool:
+    """Whether the run's Evidently report is still to come; if so, its build is started in the background."""
+    path = _report_path(summary)
+    if path is None or report_jobs.state(path) != "pending":
+        return False
+    _jobs().submit(path)
+    return True
 
 
 def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end: datetime | None = None,
@@ -234,15 +285,17 @@ def refresh(configs: dict[str, ModelConfig], start: datetime | None = None, end:
 
 
 def report_file(summary: RunSummary) -> Path | None:
-    path = summary.extra.get("report_path")
-    return Path(path) if path and Path(path).exists() else None
+    """The run's built Evidently report, if it is built."""
+    path = _report_path(summary)
+    return path if path is not None and path.exists() else None
 
 
 def report_error(cfg: ModelConfig, summary: RunSummary, report_dir: str | None = None) -> str | None:
     """Why Evidently's report of a run could not be built, when it failed."""
     from reports.evidently_report import error_path
 
-    path = error_path((Path(report_dir) if report_dir else cfg.resolve(cfg.report.directory)) / f"{summary.run_id}.html")
+    path = error_path(_report_path(summary) or (Path(report_dir) if report_dir else cfg.resolve(
+        cfg.report.directory)) / f"{summary.run_id}.html")
     try:
         return path.read_text()[:500] if path.exists() else None
     except OSError:

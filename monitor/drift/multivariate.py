@@ -16,10 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from threadpoolctl import threadpool_limits
 
 from monitor.config import defaults
 from monitor.drift.decision import DEFAULT_FDR, DEFAULT_MIN_ROWS, PrecomputedTest
@@ -103,6 +99,12 @@ def domain_classifier(
     min_rows: int = DEFAULT_MIN_ROWS,
 ) -> MultivariateResult:
     """Cross-validated AUC of a classifier telling window rows from reference rows, and its verdict."""
+    # scikit-learn is imported here, on first use: a run without the classifier, and the CLI, start without it.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
     rng = np.random.default_rng([seed & 0xFFFFFFFF, len(window), len(reference)])
     n = min(len(reference), len(window), max_rows)
     if n < min_rows:

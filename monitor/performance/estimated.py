@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.isotonic import IsotonicRegression
 
 from monitor.errors import InsufficientData, StoreError
 from monitor.performance.decision import decide
@@ -134,6 +133,9 @@ class Calibrator:
 def _fit(x: NDArray[np.float64], y: NDArray[np.float64], weight: NDArray[np.float64] | None) -> Calibrator:
     if x.size == 0 or np.unique(y).size < 2:
         raise InsufficientData("calibration needs a labelled reference with both classes")
+    # Imported on first use: the fit is made once per reference, so a cached run never loads scikit-learn.
+    from sklearn.isotonic import IsotonicRegression
+
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     iso.fit(x, y, sample_weight=weight)
     return Calibrator(tuple(float(v) for v in iso.X_thresholds_), tuple(float(v) for v in iso.y_thresholds_))

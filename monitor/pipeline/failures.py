@@ -6,6 +6,7 @@ when a retry may help (the store down, a table the first logged rows will create
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 
 from pydantic import BaseModel
@@ -13,11 +14,37 @@ from pydantic import BaseModel
 from monitor.errors import ConfigError, InvalidWindow, RunInProgress, StoreUnavailable, TableNotFound
 
 _PHASE: ContextVar[str] = ContextVar("driftline_phase", default="start")
+# The current phase's start (wall, CPU) and the seconds spent in each phase so far: what a run costs, by part
+# (bench/run_cost.py reads them from the summary's extra["phases"]).
+_STARTED: ContextVar[tuple[float, float] | None] = ContextVar("driftline_phase_started", default=None)
+_SPENT: ContextVar[dict[str, list[float]] | None] = ContextVar("driftline_phase_spent", default=None)
 
 
 def phase(name: str) -> None:
-    """Mark the phase the current run is in (reference, profile, decide, report, alerts, persist)."""
+    """Mark the phase the current run is in (reference, profile, samples, classifier, decide, report, ...).
+
+    The time since the previous mark is added to that phase's wall and CPU seconds (see `phase_times`).
+    """
+    now = (time.perf_counter(), time.process_time())
+    started, spent = _STARTED.get(), _SPENT.get()
+    if started is not None and spent is not None:
+        cost = spent.setdefault(_PHASE.get(), [0.0, 0.0])
+        cost[0] += now[0] - started[0]
+        cost[1] += now[1] - started[1]
     _PHASE.set(name)
+    _STARTED.set(now)
+
+
+def start_timing() -> None:
+    """Start counting phase times afresh (at the start of each model's run)."""
+    _SPENT.set({})
+    _STARTED.set((time.perf_counter(), time.process_time()))
+
+
+def phase_times() -> dict[str, dict[str, float]]:
+    """Wall and CPU seconds per phase since `start_timing`, the current phase counted up to now."""
+    phase(_PHASE.get())
+    return {name: {"wall": round(w, 4), "cpu": round(c, 4)} for name, (w, c) in (_SPENT.get() or {}).items()}
 
 
 class RunFailure(BaseModel):

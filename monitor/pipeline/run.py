@@ -27,9 +27,10 @@ from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
+from monitor.pipeline import report_jobs
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
-from monitor.pipeline.failures import RunFailure, failure, phase
+from monitor.pipeline.failures import RunFailure, failure, phase, phase_times, start_timing
 from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.labels import alert_refreshed, label_time, rescore_changed, settled
 from monitor.pipeline.models import require_runnable
@@ -163,6 +164,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
          alert_hook: AlertHook | None, report_dir: Path | None, report_builder: ReportBuilder | None,
          now: datetime, bytes_before: int = 0) -> RunSummary:
     t0 = time.perf_counter()
+    start_timing()
     phase("check")
     require_runnable(cfg, store)  # a misspelt column fails here, naming the field, not deep in a statistic
     phase("reference")
@@ -298,6 +300,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["bytes_processed"] = store.bytes_processed - bytes_before
     phase("persist")
     faults.reached("before_save")
+    summary.extra["phases"] = phase_times()  # wall and CPU seconds by phase, all but the save itself
     record = RunRecord(run_id=run_id, model=cfg.model, window_start=start, window_end=end,
                        created_at=summary.created_at or utcnow(), status=status,
                        summary_json=summary.model_dump_json(), bytes_processed=summary.extra["bytes_processed"])
@@ -331,7 +334,8 @@ def _versions(store: Store, src: Source, cfg: ModelConfig, logged: dict[str, str
 
 def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
              ref_cols: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bounded, deterministic samples of the window and the reference (for visuals and the classifier)."""
+    """Bounded, uniform, deterministic samples of the window and the reference (for visuals and the classifier)."""
+    phase("samples")
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
     cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
     extra: list[tuple[str, str]] = []
@@ -343,37 +347,45 @@ def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: d
     n = cfg.report.sample_rows
     key = cfg.predictions.request_id
     label_cols = [("label", "__label")] if src.labels_table else []
-    cur = profiling.sample(store, src, cur_feats + extra + label_cols, key, n, run_id)
+    # Each row's request id keys the window's draw; without one logged, its values do (monitor.sql.samples).
+    cur = profiling.sample(store, src, cur_feats + extra + label_cols, key if not logged or key in logged else None,
+                           n, run_id)
     ref_src = Source(table=store.table(cfg.reference_table))
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
-    # A reference without request ids is ordered by the hash of a plain column instead.
-    ref_key = key if key in ref_cols or not ref_cols else next(
-        (e for _, e in feats if config_column(e) and e in ref_cols), next(iter(ref_cols)))
-    ref = profiling.sample(store, ref_src, feats + extra + ref_label, ref_key, n, "reference")
+    # A reference's rows are keyed by their values, whatever ids it holds (copied logs repeat or lack
+    # them); a draw per run, so one unlucky reference sample does not repeat in every run.
+    ref = profiling.sample(store, ref_src, feats + extra + ref_label, None, n, f"{run_id}:reference")
+    phase("decide")
     return cur, ref
 
 
 def _multivariate(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str) -> MultivariateResult | None:
     if not cfg.drift.multivariate or cur.empty:
         return None
+    phase("classifier")
     names = [f.name for f in cfg.features]
-    return domain_classifier(ref, cur, names, seed=zlib.crc32(run_id.encode()), alpha=cfg.drift.fdr,
-                             min_rows=cfg.window.min_rows)
+    out = domain_classifier(ref, cur, names, seed=zlib.crc32(run_id.encode()), alpha=cfg.drift.fdr,
+                            min_rows=cfg.window.min_rows)
+    phase("decide")
+    return out
 
 
 def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str, window: WindowProfile,
             report_dir: Path | None, build_report: ReportBuilder | None) -> str | None:
-    """Evidently's report on the bounded samples of the window and the reference."""
+    """Where Evidently's report on the bounded samples will be; its samples kept for a build off the
+    critical path (monitor.pipeline.report_jobs). No builder: no report (a backfill without --reports)."""
     if build_report is None or window.rows == 0 or not cfg.report.evidently:
+        phase("refresh")
         return None
     path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
     num = [f.name for f in cfg.features if f.kind == "numerical"]
     cat = [f.name for f in cfg.features if f.kind == "categorical"]
-    out = build_report(cur, ref, numerical=num, categorical=cat, path=path,
-                       target="label" if "label" in cur.columns else None,
-                       prediction="predicted_class" if cfg.prediction.class_column else None,
-                       title=f"{cfg.model} {run_id}")
-    return str(out) if out else None
+    report_jobs.save_samples(path, cur, ref, numerical=num, categorical=cat,
+                             target="label" if "label" in cur.columns else None,
+                             prediction="predicted_class" if cfg.prediction.class_column else None,
+                             title=f"{cfg.model} {run_id}")
+    phase("refresh")  # what follows in the run: the late-label re-check of past windows
+    return str(path)
 
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,

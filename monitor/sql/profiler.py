@@ -27,9 +27,9 @@ from monitor.sql.queries import (
     parse_profile,
     profile_query,
     quantiles_query,
-    sample_query,
     unseen_values_query,
 )
+from monitor.sql.samples import sample_query
 
 PREDICTION = "__prediction"  # profile names of the prediction and the label columns
 PREDICTED_CLASS = "__predicted_class"
@@ -90,8 +90,9 @@ def profile(store: QueryRunner, src: Source, specs: Sequence[Spec]) -> WindowPro
     return parse_profile(row, specs, unseen) if unseen else counted
 
 
-def sample(store: QueryRunner, src: Source, cols: Sequence[tuple[str, str]], key: str, n: int, seed: str) -> pd.DataFrame:
-    """A bounded deterministic sample for the report's visuals."""
+def sample(store: QueryRunner, src: Source, cols: Sequence[tuple[str, str]], key: str | None, n: int,
+           seed: str) -> pd.DataFrame:
+    """A bounded, uniform, deterministic sample (monitor.sql.samples) for the classifier and the report."""
     return store.query_frame(sample_query(store.dialect, src, cols, key, n, seed))
 
 

@@ -110,21 +110,31 @@ def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
     sql = "SELECT p.*"
     if src.labels_table and src.join_key and src.label_column:
         sql += f", l.{d.q(src.label_column)} AS {d.q('__label')}"
-        labels = src.labels_table
-        if src.label_time is not None and src.start is not None:
-            # A label arrives after its prediction: on a table partitioned by arrival, BigQuery reads
-            # only the partitions since the window began, however many days of labels are kept.
-            t = d.q(src.label_time)
-            labels = (f"(SELECT {d.q(src.join_key)}, {d.q(src.label_column)} FROM {labels} "
-                      f"WHERE {t} >= {d.p('l_since')} OR {t} IS NULL)")
-            params["l_since"] = src.start
-        sql += f" FROM {src.table} AS p LEFT JOIN {labels} AS l"
+        sql += f" FROM {src.table} AS p LEFT JOIN {labels_relation(d, src, params)} AS l"
         sql += f" ON l.{d.q(src.join_key)} = p.{d.q(src.request_id)}"
     else:
         sql += f" FROM {src.table} AS p"
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql
+
+
+def labels_relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
+    """The labels table to join, read only from the window's start when labels carry an arrival time."""
+    assert src.labels_table and src.join_key and src.label_column
+    if src.label_time is None or src.start is None:
+        return src.labels_table
+    # A label arrives after its prediction: on a table partitioned by arrival, BigQuery reads
+    # only the partitions since the window began, however many days of labels are kept.
+    t = d.q(src.label_time)
+    params["l_since"] = src.start
+    return (f"(SELECT {d.q(src.join_key)}, {d.q(src.label_column)} FROM {src.labels_table} "
+            f"WHERE {t} >= {d.p('l_since')} OR {t} IS NULL)")
+
+
+def column(d: Dialect, expr: str) -> str:
+    """A spec's expression as SQL: a quoted column, NULL (missing from the logs), or a checked expression."""
+    return _column(d, expr)
 
 
 def _column(d: Dialect, expr: str) -> str:
@@ -272,15 +282,6 @@ def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:
         f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT {d.p('limit')}"
     )
     return Query(sql, params)
-
-
-def sample_query(d: Dialect, src: Source, columns: Sequence[tuple[str, str]], key: str, n: int, seed: str) -> Query:
-    """A bounded, deterministic pseudo-random sample: the n rows with the smallest seeded hash."""
-    params: dict[str, Any] = {"seed": seed, "n": n}
-    rel = relation(d, src, params)
-    cols = ", ".join(f"{_column(d, expr)} AS {d.q(alias)}" for alias, expr in columns)
-    order = d.hash_order(d.q(key), "seed")
-    return Query(f"SELECT {cols} FROM ({rel}) AS r ORDER BY {order} LIMIT {d.p('n')}", params)
 
 
 def versions_query(d: Dialect, src: Source, version_column: str, limit: int = 20) -> Query:

@@ -232,7 +232,7 @@ def test_refresh_rescores_the_windows_whose_labels_landed_and_pages_once(tmp_pat
 
 
 def test_the_table_prints_the_important_class_recall() -> None:
-    from monitor.cli import performance_lines
+    from monitor.cli_table import performance_lines
     from tests.alerts.conftest import make_summary
 
     s = make_summary(0)

@@ -76,7 +76,13 @@ def test_run_report_runs_and_health_over_http(api) -> None:  # type: ignore[no-u
     assert [r["window"]["start"][:10] for r in body["runs"]] == ["2026-11-18", "2026-11-17"]
     assert body["next_offset"] == 2
     assert len(client.get("/runs", params={"limit": 2, "offset": 2}).json()["runs"]) == 1
+    # Evidently's report is built after the run is stored, in the background: the page says so until it is.
     report = client.get("/report")
+    deadline = time.monotonic() + 120
+    while "id=evidently-pending" in report.text and time.monotonic() < deadline:
+        assert "is being built" in report.text and "id=evidently " not in report.text
+        time.sleep(0.5)
+        report = client.get("/report")
     assert report.status_code == 200
     html = report.text
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -1,0 +1,60 @@
+"""Bounded, uniform, deterministic samples of a window or a reference (for the classifier and Evidently).
+
+A sample is the n rows with the smallest seeded hash of a per-row key, so it is a uniform random
+draw only if the key differs from row to row. A window's rows carry a request id. A reference may
+not: hashing one of its columns would tie every row holding the same value (a count, a category)
+and keep or drop them together, so the "random" sample would hold a few values only. Without a
+key, a row is keyed by the hash of all its sampled values and its occurrence number among the rows
+with the same values: identical rows are interchangeable, so which of them gets which number does
+not change the sample, and the draw is uniform whatever the columns hold.
+
+The label is joined to the sampled rows only, after the LIMIT: the engine keeps an n-row top-N
+heap while it streams the window, instead of joining every row of the window to the labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from monitor.sql.queries import Dialect, Query, Source, column, labels_relation, relation
+
+LABEL = "__label"  # the expression naming the joined label (monitor.sql.profiler.label_expr's column)
+
+
+def _row_hash(d: Dialect, exprs: Sequence[str]) -> str:
+    if d.name == "duckdb":
+        return f"hash({', '.join(exprs)})"
+    return f"FARM_FINGERPRINT(TO_JSON_STRING(STRUCT({', '.join(exprs)})))"
+
+
+def sample_query(d: Dialect, src: Source, columns: Sequence[tuple[str, str]], key: str | None, n: int,
+                 seed: str) -> Query:
+    """The n rows with the smallest hash of (key, seed); key None: of (the row's values, occurrence, seed)."""
+    params: dict[str, Any] = {"seed": seed, "n": n}
+    labelled = bool(src.labels_table and src.join_key and src.label_column)
+    rel = relation(d, replace(src, labels_table=None), params)
+    own = [(alias, expr) for alias, expr in columns if expr != LABEL]
+    cols = [f"{column(d, expr)} AS {d.q(alias)}" for alias, expr in own]
+    if labelled:
+        cols.append(f"r.{d.q(src.request_id)} AS __key")
+    if key is not None:
+        order = d.hash_order(f"r.{d.q(key)}", "seed")
+        inner = f"SELECT {', '.join(cols)}, {order} AS __o FROM ({rel}) AS r ORDER BY __o LIMIT {d.p('n')}"
+    else:
+        values = [d.q(alias) for alias, _ in own] or ["1"]
+        hashed = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
+        numbered = (f"SELECT *, ROW_NUMBER() OVER (PARTITION BY __h) AS __k FROM "
+                    f"(SELECT *, {_row_hash(d, values)} AS __h FROM ({hashed}) AS h) AS hh")
+        order = d.hash_order(f"CONCAT(CAST(__h AS {d.string}), '-', CAST(__k AS {d.string}))", "seed")
+        inner = f"SELECT *, {order} AS __o FROM ({numbered}) AS k ORDER BY __o LIMIT {d.p('n')}"
+    out = []
+    for alias, expr in columns:
+        out.append(f"l.{d.q(src.label_column or '')} AS {d.q(alias)}" if expr == LABEL and labelled
+                   else f"NULL AS {d.q(alias)}" if expr == LABEL else f"s.{d.q(alias)}")
+    if not labelled:
+        return Query(f"SELECT {', '.join(out)} FROM ({inner}) AS s ORDER BY s.__o", params)
+    labels = labels_relation(d, src, params)
+    return Query(f"SELECT {', '.join(out)} FROM ({inner}) AS s LEFT JOIN {labels} AS l "
+                 f"ON l.{d.q(src.join_key or '')} = s.__key ORDER BY s.__o", params)
