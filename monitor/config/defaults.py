@@ -12,6 +12,8 @@ STATISTIC = {"numerical": "wasserstein", "categorical": "jensenshannon"}
 # The spread test's floor, on |log(dispersion ratio)|: 0.025 is about a 1.03x scale change once binned.
 SPREAD_FLOOR = 0.025
 BINS = 20  # reference quantile bins per numerical feature
+# BigQuery: exact reference edges up to this many reference rows, APPROX_QUANTILES above (docs/bigquery.md)
+EXACT_EDGE_ROWS = 1_000_000
 TOP_K = 20  # reference categories kept per categorical feature
 AUC_FLOOR = 0.55  # the domain classifier flags the joint distribution only above this AUC
 # performance:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from monitor.config import defaults
 from monitor.config.common import IDENTIFIER, check_identifier
 from monitor.config.expressions import validate_expression
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
@@ -220,31 +221,57 @@ def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: i
     return Query(sql, params)
 
 
-def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int) -> Query:
-    """Reference statistics needed to fix bin edges: min, max and the exact i/bins quantiles.
+def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int,
+                    exact_rows: int | None = None) -> Query:
+    """Reference statistics needed to fix bin edges: min, max and the i/bins quantiles.
 
-    Exact (linear interpolation) in both dialects, so the same reference gives the same edges in
-    DuckDB and BigQuery; it runs once per reference, not per window.
+    Exact (linear interpolation) in both dialects up to `exact_rows` reference rows
+    (defaults.EXACT_EDGE_ROWS), so the same reference gives the same edges in DuckDB and BigQuery;
+    it runs once per reference, not per window. Above that, BigQuery takes APPROX_QUANTILES
+    (see `_bigquery_quantiles`).
     """
     params: dict[str, Any] = {}
     rel = relation(d, src, params)
     cols, aggs = [], []
+    fins: list[str] = []
     for i, (_name, expr) in enumerate(spec_exprs.items()):
         c = f"c{i}"
         cols.append(f"CAST({_column(d, expr)} AS {d.double}) AS {c}")
         fin = f"CASE WHEN {c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)} THEN {c} END"
+        fins.append(fin)
         if d.name == "duckdb":
             probs = ", ".join(str(k / bins) for k in range(1, bins))
             aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max",
                      f"quantile_cont({fin}, [{probs}]) AS {c}_q"]
-        else:
-            # BigQuery has no exact quantile aggregate (APPROX_QUANTILES differs from DuckDB's):
-            # the analytic PERCENTILE_CONT over the whole reference, one row kept.
-            pct = ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
-            aggs += [f"MIN({fin}) OVER () AS {c}_min", f"MAX({fin}) OVER () AS {c}_max", f"[{pct}] AS {c}_q"]
     inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
-    limit = " LIMIT 1" if d.name == "bigquery" else ""
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{limit}", params)
+    if d.name == "bigquery":
+        params["exact_rows"] = defaults.EXACT_EDGE_ROWS if exact_rows is None else int(exact_rows)
+        return Query(_bigquery_quantiles(inner, fins, bins), params)
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
+
+
+def _bigquery_quantiles(inner: str, fins: Sequence[str], bins: int) -> str:
+    """BigQuery's edges in one statement: exact below @exact_rows rows, APPROX_QUANTILES above.
+
+    BigQuery has no exact quantile aggregate; the analytic PERCENTILE_CONT ... OVER () sorts the whole
+    reference on one worker and can exceed its resources on a large one. APPROX_QUANTILES is an
+    ordinary (distributed) aggregate: above the threshold its edges are used, and the analytic part
+    reads no rows (its WHERE is false). The tolerance, measured: docs/bigquery.md.
+    """
+    agg, exact, cut, pick = ["COUNT(*) AS n"], [], ["n"], []
+    for i, fin in enumerate(fins):
+        c = f"c{i}"
+        agg += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max", f"APPROX_QUANTILES({fin}, {bins}) AS {c}_a"]
+        exact.append("[" + ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
+                     + f"] AS {c}_e")
+        # The inner boundaries (offset 0 is the minimum, `bins` the maximum), by their offsets: the
+        # emulator misreads `arr[SAFE_OFFSET(k)]` in this statement as 1-based.
+        cut += [f"{c}_min", f"{c}_max", f"ARRAY(SELECT q FROM UNNEST({c}_a) AS q WITH OFFSET o "
+                f"WHERE o BETWEEN 1 AND {bins - 1} ORDER BY o) AS {c}_a"]
+        pick += [f"a.{c}_min AS {c}_min", f"a.{c}_max AS {c}_max", f"IF(a.n <= @exact_rows, e.{c}_e, a.{c}_a) AS {c}_q"]
+    return (f"WITH w AS ({inner}), s AS (SELECT {', '.join(agg)} FROM w), a AS (SELECT {', '.join(cut)} FROM s), "
+            f"e AS (SELECT {', '.join(exact)} FROM w WHERE (SELECT n FROM s) <= @exact_rows LIMIT 1) "
+            f"SELECT {', '.join(pick)} FROM a LEFT JOIN e ON TRUE")
 
 
 def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:
