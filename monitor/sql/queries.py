@@ -17,6 +17,7 @@ from typing import Any
 from monitor.config import defaults
 from monitor.config.common import IDENTIFIER, check_identifier
 from monitor.config.expressions import validate_expression
+from monitor.sql.edges import bigquery_quantiles
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
@@ -228,7 +229,7 @@ def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins
     Exact (linear interpolation) in both dialects up to `exact_rows` reference rows
     (defaults.EXACT_EDGE_ROWS), so the same reference gives the same edges in DuckDB and BigQuery;
     it runs once per reference, not per window. Above that, BigQuery takes APPROX_QUANTILES
-    (see `_bigquery_quantiles`).
+    (monitor.sql.edges).
     """
     params: dict[str, Any] = {}
     rel = relation(d, src, params)
@@ -246,32 +247,8 @@ def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins
     inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
     if d.name == "bigquery":
         params["exact_rows"] = defaults.EXACT_EDGE_ROWS if exact_rows is None else int(exact_rows)
-        return Query(_bigquery_quantiles(inner, fins, bins), params)
+        return Query(bigquery_quantiles(inner, fins, bins), params)
     return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
-
-
-def _bigquery_quantiles(inner: str, fins: Sequence[str], bins: int) -> str:
-    """BigQuery's edges in one statement: exact below @exact_rows rows, APPROX_QUANTILES above.
-
-    BigQuery has no exact quantile aggregate; the analytic PERCENTILE_CONT ... OVER () sorts the whole
-    reference on one worker and can exceed its resources on a large one. APPROX_QUANTILES is an
-    ordinary (distributed) aggregate: above the threshold its edges are used, and the analytic part
-    reads no rows (its WHERE is false). The tolerance, measured: docs/bigquery.md.
-    """
-    agg, exact, cut, pick = ["COUNT(*) AS n"], [], ["n"], []
-    for i, fin in enumerate(fins):
-        c = f"c{i}"
-        agg += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max", f"APPROX_QUANTILES({fin}, {bins}) AS {c}_a"]
-        exact.append("[" + ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
-                     + f"] AS {c}_e")
-        # The inner boundaries (offset 0 is the minimum, `bins` the maximum), by their offsets: the
-        # emulator misreads `arr[SAFE_OFFSET(k)]` in this statement as 1-based.
-        cut += [f"{c}_min", f"{c}_max", f"ARRAY(SELECT q FROM UNNEST({c}_a) AS q WITH OFFSET o "
-                f"WHERE o BETWEEN 1 AND {bins - 1} ORDER BY o) AS {c}_a"]
-        pick += [f"a.{c}_min AS {c}_min", f"a.{c}_max AS {c}_max", f"IF(a.n <= @exact_rows, e.{c}_e, a.{c}_a) AS {c}_q"]
-    return (f"WITH w AS ({inner}), s AS (SELECT {', '.join(agg)} FROM w), a AS (SELECT {', '.join(cut)} FROM s), "
-            f"e AS (SELECT {', '.join(exact)} FROM w WHERE (SELECT n FROM s) <= @exact_rows LIMIT 1) "
-            f"SELECT {', '.join(pick)} FROM a LEFT JOIN e ON TRUE")
 
 
 def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:
