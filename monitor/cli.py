@@ -59,6 +59,10 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
+    if args.dry_run:  # the bytes each run would process: nothing run, stored or sent
+        from monitor.pipeline.dry_run import dry_run_text
+        print(dry_run_text(_configs(args), service.open_store, args.at, args.model))
+        return 0
     failures: list[RunFailure] = []
     with _quiet_stdout(args):
         summaries = service.run(_configs(args), at=args.at, model=args.model, failures=failures)
@@ -325,6 +329,8 @@ def parser() -> argparse.ArgumentParser:
                         "(default: now)")
     as_json(r, "the run summaries as one JSON array")
     fail_on(r)
+    r.add_argument("--dry-run", action="store_true",
+                   help="print the bytes each run would process (BigQuery dry-run jobs); run, store and send nothing")
     r.set_defaults(func=cmd_run)
     b = add("backfill", "run every window between --from and --to, printing each as it finishes")
     with_configs(b)
