@@ -18,7 +18,6 @@ LOGS_DATASET=${LOGS_DATASET:-ml_logs}              # predictions and labels (Dri
 DRIFTLINE_DATASET=${DRIFTLINE_DATASET:-driftline}  # runs, state, alerts, the reference (Driftline writes)
 SERVICE=${SERVICE:-driftline}                      # the Cloud Run service
 CONFIG_DIR=${CONFIG_DIR:-config}                   # the model configs (*.yaml), copied to the config bucket
-EXAMPLE_CONFIG=${EXAMPLE_CONFIG:-monitor/demo/examples/wheel-assembly.yaml}
 READERS=${READERS:-group:ml-team@example.com}      # who may read /report through IAP
 SERVING_SA_NAME=${SERVING_SA_NAME:-model-serving}  # the serving app's service account (it logs predictions)
 REPORTS_BUCKET=${REPORTS_BUCKET:-$PROJECT_ID-driftline-reports}
@@ -93,8 +92,8 @@ run bq query --nouse_legacy_sql --location="$BQ_LOCATION" "$grants"
 step "4. the config directory, its tables, and its bucket"
 if [[ ! -d "$CONFIG_DIR" ]] || ! compgen -G "$CONFIG_DIR/*.yaml" >/dev/null; then
   run mkdir -p "$CONFIG_DIR"
-  echo "   $CONFIG_DIR/ has no model config: edit the BigQuery config of docs/bigquery.md into it" >&2
-  run cp "$EXAMPLE_CONFIG" "$CONFIG_DIR/"
+  echo "   $CONFIG_DIR/ has no model config (*.yaml): write one (docs/bigquery.md, step 2), then run again" >&2
+  (( DRY_RUN )) || exit 1
 fi
 # As yourself (needs dataEditor on both datasets): Driftline's tables, and the log tables if missing.
 run driftline init --config-dir "$CONFIG_DIR"
