@@ -66,6 +66,18 @@ def estimate(q: Query, preds: str, labels: str, pred_cols: list[str], kept: int,
     return out
 
 
+def kind(q: Query) -> str:
+    """What a query of the run is, from its parameters (the builders in monitor/sql name them)."""
+    p = q.params
+    if "c0_lo" in p or "c0_t0" in p:
+        return "profile"
+    for key, name in (("known", "unseen categories"), ("seed", "sample"), ("s0", "late labels: count"),
+                      ("thr", "performance counts"), ("limit", "versions")):
+        if key in p:
+            return name
+    return q.sql.split()[0].lower()
+
+
 def scenario(emulator: Emulator, work: Path, kept: int, per_day: int, scale: int, variant: str) -> dict[str, Any]:
     tag = f"k{kept}_{variant}"
     logs_ds, state_ds = f"logs_{tag}", f"state_{tag}"
@@ -101,6 +113,9 @@ def scenario(emulator: Emulator, work: Path, kept: int, per_day: int, scale: int
         "queries_reading_predictions": sum(preds in q.sql for q in store.sent),
         "queries_reading_labels": sum(labs in q.sql for q in store.sent),
         "refreshed_windows": AWAITING,
+        # Each read of the predictions table: what it is, and whether it reads this window's partitions.
+        "predictions_reads": [f"{kind(q)} ({'this window' if q.params.get('w_start') == today - timedelta(days=1) else 'past windows'})"
+                              for q in store.sent if preds in q.sql],
         "estimated_gib": {k: round(v / 2**30, 2) for k, v in total.items()} | {
             "total": round(sum(total.values()) / 2**30, 2)},
         "performance_status": (summary.performance or {}).get("status"),

@@ -67,6 +67,10 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.api import wiring as service
 
+    if args.dry_run:  # the bytes each run would process: nothing run, stored or sent
+        from monitor.pipeline.dry_run import dry_run_text
+        print(dry_run_text(_configs(args), service.open_store, args.at, args.model))
+        return 0
     failures: list[RunFailure] = []
     configs = _configs(args)
     service.check_at(configs, args.at, args.model)  # outside [first logged row, now]: exit 2, naming the range
@@ -322,6 +326,8 @@ def parser() -> argparse.ArgumentParser:
     fail_on(r)
     r.add_argument("--reports", action="store_true", help="build Evidently's report now, after the summaries "
                    "(by default: when its page is first opened, so the run never waits for it)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print the bytes each run would process (BigQuery dry-run jobs); run, store and send nothing")
     r.set_defaults(func=cmd_run)
     b = add("backfill", "run every window between --from and --to, printing each as it finishes")
     with_configs(b)

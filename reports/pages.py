@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from monitor.config.defaults import ON_DEMAND_USD_PER_TIB
 from monitor.schema.summary import FeatureVerdict, RunSummary
 from reports.alert_states import deliveries_html, incidents_html, suppressed_html
 from reports.charts import scripts
@@ -54,6 +55,16 @@ def _headline(s: RunSummary) -> str:
     return f"<h2>What changed</h2>{what}<p id=dataset-drift>{e(dataset_drift_reason(s))}</p>"
 
 
+def _cost(s: RunSummary) -> str:
+    """What the run's queries processed on BigQuery (DuckDB meters nothing: no line)."""
+    scanned = s.extra.get("bytes_processed")
+    if not isinstance(scanned, int) or scanned <= 0:
+        return ""
+    usd = scanned / 2**40 * ON_DEMAND_USD_PER_TIB
+    return (f"<p id=cost>This run processed {scanned / 1e6:,.1f} MB on BigQuery (est. ${usd:,.4f} at on-demand "
+            f"prices, ${ON_DEMAND_USD_PER_TIB:g} per TiB).</p>")
+
+
 def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str | None,
              open_incidents: Sequence[dict[str, Any]] = (), evidently_error: str | None = None,
              evidently_pending: bool = False) -> str:
@@ -66,7 +77,8 @@ def run_page(s: RunSummary, history: Sequence[RunSummary], *, evidently_url: str
             + ('<span class="badge b-drift">yes</span>' if s.dataset_drift else '<span class="badge b-ok">no</span>')
             + (f" · <span class='badge b-na'>{_e(s.status)}</span>" if s.status != "ok" else "")
             + (f" · <span id=reference-changed>reference last changed {_e(str(s.extra['reference_changed_at']))}</span>"
-               if s.extra.get("reference_changed_at") else "") + "</p>")
+               if s.extra.get("reference_changed_at") else "") + "</p>"
+            + _cost(s))
     alerts = "".join(f"<li><b>{_e(a.severity)}</b> {_e(a.rule)}: {_e(a.message)}</li>" for a in s.alerts)
     cols = ("<tr><th>column</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th>"
             "<th>verdict</th><th>data quality</th><th>other statistics</th><th>smallest detectable change</th></tr>")

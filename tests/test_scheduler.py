@@ -1,4 +1,4 @@
-"""scheduler.yaml is a valid Cloud Scheduler job, targets the app's POST /run, and matches the docs."""
+"""scheduler.yaml is a valid Cloud Scheduler job, targets the app's POST /run, and matches deploy/gcp.sh."""
 
 from __future__ import annotations
 
@@ -84,15 +84,21 @@ _FLAG = re.compile(r"^--([a-z-]+)(?:=(.*))?$")
 
 
 def _documented_gcloud_flags() -> dict[str, str]:
-    text = (ROOT / "docs" / "deploy.md").read_text()
-    match = re.search(r"gcloud scheduler jobs create http driftline-run \\\n(.*?)\n```", text, re.DOTALL)
-    assert match, "docs/deploy.md has no 'gcloud scheduler jobs create http driftline-run' block"
-    command = match.group(1).replace("\\\n", " ")
+    """The flags deploy/gcp.sh creates the job with (its --dry-run prints the command)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PROJECT_ID": "my-project", "REGION": "europe-west1"}
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "gcp.sh"), "--dry-run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    line = next((ln for ln in out.splitlines() if ln.startswith("+ gcloud scheduler jobs create http driftline-run ")),
+                None)
+    assert line, "deploy/gcp.sh creates no 'gcloud scheduler jobs create http driftline-run' job"
     flags = {}
-    for token in shlex.split(command):
+    for token in shlex.split(line)[7:]:
         flag = _FLAG.match(token)
-        assert flag, f"unexpected token {token!r} in the documented gcloud command"
-        flags[flag.group(1)] = string.Template(flag.group(2) or "").substitute(VALUES)
+        assert flag, f"unexpected token {token!r} in the script's gcloud command"
+        flags[flag.group(1)] = flag.group(2) or ""
     return flags
 
 

@@ -44,6 +44,9 @@ TEST_WEIGHTS = {
     "categorical": {"location": 0.4, "shares": 0.6},
 }
 BINS = 20  # reference quantile bins per numerical feature
+# BigQuery: exact reference edges up to this many reference rows, APPROX_QUANTILES above (docs/bigquery.md)
+EXACT_EDGE_ROWS = 1_000_000
+ON_DEMAND_USD_PER_TIB = 6.25  # BigQuery on-demand query price: the run page's cost estimate
 TOP_K = 20  # reference categories kept per categorical feature
 AUC_FLOOR = 0.55  # the domain classifier flags the joint distribution only above this AUC
 # performance:

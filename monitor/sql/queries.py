@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from monitor.config import defaults
 from monitor.config.common import IDENTIFIER, check_identifier
 from monitor.config.expressions import validate_expression
+from monitor.sql.edges import bigquery_quantiles
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
@@ -245,31 +247,33 @@ def unseen_values_query(d: Dialect, src: Source, spec: CategoricalSpec, limit: i
     return Query(sql, params)
 
 
-def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int) -> Query:
-    """Reference statistics needed to fix bin edges: min, max and the exact i/bins quantiles.
+def quantiles_query(d: Dialect, src: Source, spec_exprs: Mapping[str, str], bins: int,
+                    exact_rows: int | None = None) -> Query:
+    """Reference statistics needed to fix bin edges: min, max and the i/bins quantiles.
 
-    Exact (linear interpolation) in both dialects, so the same reference gives the same edges in
-    DuckDB and BigQuery; it runs once per reference, not per window.
+    Exact (linear interpolation) in both dialects up to `exact_rows` reference rows
+    (defaults.EXACT_EDGE_ROWS), so the same reference gives the same edges in DuckDB and BigQuery;
+    it runs once per reference, not per window. Above that, BigQuery takes APPROX_QUANTILES
+    (monitor.sql.edges).
     """
     params: dict[str, Any] = {}
     rel = relation(d, src, params)
     cols, aggs = [], []
+    fins: list[str] = []
     for i, (_name, expr) in enumerate(spec_exprs.items()):
         c = f"c{i}"
         cols.append(f"CAST({_column(d, expr)} AS {d.double}) AS {c}")
         fin = f"CASE WHEN {c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)} THEN {c} END"
+        fins.append(fin)
         if d.name == "duckdb":
             probs = ", ".join(str(k / bins) for k in range(1, bins))
             aggs += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max",
                      f"quantile_cont({fin}, [{probs}]) AS {c}_q"]
-        else:
-            # BigQuery has no exact quantile aggregate (APPROX_QUANTILES differs from DuckDB's):
-            # the analytic PERCENTILE_CONT over the whole reference, one row kept.
-            pct = ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
-            aggs += [f"MIN({fin}) OVER () AS {c}_min", f"MAX({fin}) OVER () AS {c}_max", f"[{pct}] AS {c}_q"]
     inner = f"SELECT {', '.join(cols)} FROM ({rel}) AS r"
-    limit = " LIMIT 1" if d.name == "bigquery" else ""
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{limit}", params)
+    if d.name == "bigquery":
+        params["exact_rows"] = defaults.EXACT_EDGE_ROWS if exact_rows is None else int(exact_rows)
+        return Query(bigquery_quantiles(inner, fins, bins), params)
+    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w", params)
 
 
 def categories_query(d: Dialect, src: Source, expr: str, limit: int) -> Query:

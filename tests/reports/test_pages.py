@@ -43,3 +43,13 @@ def test_the_page_shows_how_a_window_value_changed_as_its_labels_arrived() -> No
     assert rows == [("2026-03-02T00:00:00", "0.3", "provisional", "0.31"),
                     ("2026-03-03T00:00:00", "0.8", "provisional", "0.29"),
                     ("2026-03-04T00:00:00", "1", "final", "0.28")]
+
+
+def test_the_page_says_what_the_run_processed_on_bigquery_and_its_on_demand_cost() -> None:
+    s = make_summary(0)
+    s.extra["bytes_processed"] = 3 * 2**30  # 3 GiB
+    page = run_page(s, [], evidently_url=None)
+    # 3 GiB = 3,221.2 MB; at $6.25 per TiB: 3/1024 * 6.25 = $0.0183.
+    assert "This run processed 3,221.2 MB on BigQuery (est. $0.0183 at on-demand prices" in page
+    s.extra["bytes_processed"] = 0  # DuckDB meters nothing: no line rather than a misleading $0
+    assert "id=cost" not in run_page(s, [], evidently_url=None)

@@ -185,6 +185,15 @@ class BigQueryStore:
         log.info("bigquery query processed %d bytes", scanned, extra={"bytes_processed": scanned})
         return rows
 
+    def estimate(self, q: Query) -> int:
+        """The bytes the query would process, from a dry-run job (BigQuery runs nothing, bills nothing)."""
+        config = self._job_config(q.params)
+        config.dry_run, config.use_query_cache = True, False
+        job = self._call("estimating a query (dry run)", lambda: self._client.query(
+            q.sql, job_config=config, location=self.location, project=self.project, retry=None,
+            job_retry=None, timeout=self._timeout))  # type: ignore[arg-type]  # None is documented: no retry
+        return int(job.total_bytes_processed or 0)
+
     # -- the Store protocol ----------------------------------------------------------------------
 
     @property
