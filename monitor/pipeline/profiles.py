@@ -5,10 +5,10 @@ and max merge by min and max; mean and variance by Chan's pairwise update (monit
 A run first asks the store how many rows each bucket of its window holds (monitor.sql.partials: one
 narrow column), re-profiles in one grouped scan only the buckets whose count differs from the one kept
 with their partial (new buckets, or late rows), and merges every bucket's partial in bucket order.
-The window's profile is always that merge, whether its buckets were profiled now or by earlier runs,
-so a merged profile and a direct one are the same computation on the same per-bucket values: equal
-exactly. Against one ungrouped scan the counts, bins, min and max are equal and the mean and variance
-agree to float rounding (they only feed the page's digest and "up 1.5 std", never a verdict).
+Every count (rows, nulls, bins, out of range, categories) and the min and max equal a direct scan's
+exactly; the mean and variance are float sums, which DuckDB's parallel aggregation adds in no fixed
+order (one scan run twice can differ in the last bit), so they agree to rounding (1e-12 relative). They
+feed only the page's digest and the alert's "up 1.5 std", never a verdict: the tests read the counts.
 
 Partials are keyed by the model, a fingerprint of the specs (the reference's edges and categories and
 the reference's own fingerprint: a new reference starts afresh), the source and the bucket size, one
@@ -71,20 +71,22 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     if not counts:
         return None
     kept = _Partials(store, _key(cfg, store, plain, specs, bucket_us), bucket_us)
-    stale = [b for b, n in counts.items() if kept.count(b) != n]
+    stale, scanned = {b for b, n in counts.items() if kept.count(b) != n}, set()
     for first, last in _runs(sorted(stale)):  # one grouped scan per run of consecutive stale buckets
         scan = replace(plain, start=EPOCH + first * bucket, end=EPOCH + (last + 1) * bucket)
         for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us)):
             kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}))
+            scanned.add(int(row["b"]))
     kept.save()
-    parts = [p for p in (kept.get(b) for b in sorted(counts)) if p is not None]
+    # A stale bucket the scan no longer found (its rows gone meanwhile) must not lend its old partial.
+    parts = [p for p in (kept.get(b) for b in sorted(counts) if b not in stale or b in scanned) if p is not None]
     return profiling.merge(parts) if parts else None
 
 
 def prefill(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> int:
     """A backfill's first step: every bucket of [start, end) profiled in one grouped scan, so each of its
     windows then only counts and merges. The specs are the run's (monitor.pipeline.run: the label apart,
-    a monitored column missing from the logs as NULL); the buckets profiled."""
+    a monitored column missing from the logs as NULL); how many buckets the span has."""
     bucket, p = cfg.window.bucket_duration, cfg.predictions
     if bucket is None or not store.exists(p.table):
         return 0

@@ -1,5 +1,6 @@
-"""Incremental profiles: a window merged from per-bucket partials equals the window profiled at once, exactly,
-also after late rows land in a bucket already profiled; only new or changed buckets are scanned."""
+"""Incremental profiles: a window merged from per-bucket partials equals the window profiled at once (every
+count exactly, the mean and variance to rounding), also after late rows land in a bucket already profiled;
+only new or changed buckets are scanned."""
 
 from __future__ import annotations
 
@@ -73,16 +74,21 @@ def _src(store: Any, hours: int = 24) -> Source:
                   model_column="model_name", model="m")
 
 
-def _assert_exact_and_close_to_one_scan(store: Any, merged: Any, specs: list[Spec]) -> None:
-    direct = profiling.profile(store, _src(store), specs)  # one ungrouped scan
+def _assert_same(merged: Any, direct: Any, rel: float) -> None:
+    """Every count, bin, min and max equal exactly; the mean and variance (float sums, which DuckDB's
+    parallel aggregation adds in no fixed order, even for one scan run twice) equal to rounding."""
     assert merged.rows == direct.rows
     for name in direct.features:
         a, b = asdict(merged.features[name]), asdict(direct.features[name])
         for key in a:
-            if key in ("mean", "variance"):  # float sums in another order: equal to rounding
-                assert math.isclose(a[key], b[key], rel_tol=1e-12), (name, key)
+            if key in ("mean", "variance"):
+                assert math.isclose(a[key], b[key], rel_tol=rel), (name, key)
             else:
                 assert a[key] == b[key], (name, key)
+
+
+def _assert_exact_and_close_to_one_scan(store: Any, merged: Any, specs: list[Spec]) -> None:
+    _assert_same(merged, profiling.profile(store, _src(store), specs), rel=1e-12)  # one ungrouped scan
 
 
 def incremental_equals_direct(cfg: ModelConfig, inc: Any, fresh: Any) -> None:
@@ -104,10 +110,10 @@ def incremental_equals_direct(cfg: ModelConfig, inc: Any, fresh: Any) -> None:
     for frame in (early, rest, late):
         fresh.insert_frame("logs", frame)
     direct = window_profile(cfg, fresh, _src(fresh), specs)
-    assert merged == direct  # exactly: every field, floats included
+    _assert_same(merged, direct, rel=1e-12)
     assert merged.features["c"].unseen_values == ("zzz",)  # type: ignore[union-attr]
     _assert_exact_and_close_to_one_scan(inc, merged, specs)
-    assert window_profile(cfg, inc, _src(inc), specs) == merged
+    assert window_profile(cfg, inc, _src(inc), specs) == merged  # from state alone: bit for bit
     assert len(scanned_buckets(inc)) == 3  # nothing changed: nothing re-scanned
 
 
@@ -136,10 +142,11 @@ def test_a_window_of_part_buckets_or_without_buckets_is_one_plain_scan(cfg: Mode
     store.insert_frame("logs", early)
     specs = _specs(store)
     odd = replace(_src(store), end=T0 + timedelta(hours=1, minutes=30))
-    assert window_profile(cfg, store, odd, specs) == profiling.profile(store, odd, specs)
+    _assert_same(window_profile(cfg, store, odd, specs), profiling.profile(store, odd, specs), rel=1e-12)
     off = cfg.model_copy(update={"window": cfg.window.model_copy(update={"bucket": None})})
-    assert window_profile(off, store, _src(store), specs) == profiling.profile(store, _src(store), specs)
-    assert scanned_buckets(store) == []
+    _assert_same(window_profile(off, store, _src(store), specs), profiling.profile(store, _src(store), specs),
+                 rel=1e-12)
+    assert scanned_buckets(store) == []  # no grouped scan: each was one plain scan
 
 
 @pytest.fixture
@@ -180,4 +187,10 @@ def test_a_backfill_profiles_all_its_buckets_in_one_pass_and_its_windows_only_me
     other.insert_frame(cfg.reference_table, simulate.reference(3000))
     other.insert_frame("predictions", logs)
     fresh = [run_window(cfg, other, START + timedelta(days=d)) for d in (1, 2, 3)]
-    assert [s.features for s in summaries] == [s.features for s in fresh]
+    # Two stores profile their reference apart (a parallel VAR_POP: equal to rounding), so values are close
+    # and the verdicts the same; the windows' counts are equal exactly.
+    for a, b in zip(summaries, fresh, strict=True):
+        assert a.rows == b.rows and a.extra["profiles"].keys() == b.extra["profiles"].keys()
+        for fa, fb in zip(a.features, b.features, strict=True):
+            assert (fa.drifted, fa.status) == (fb.drifted, fb.status), fa.name
+            assert math.isclose(fa.value or 0.0, fb.value or 0.0, rel_tol=1e-9), fa.name
