@@ -14,20 +14,24 @@ def bigquery_quantiles(inner: str, fins: Sequence[str], bins: int) -> str:
 
     BigQuery has no exact quantile aggregate; the analytic PERCENTILE_CONT ... OVER () sorts the whole
     reference on one worker and can exceed its resources on a large one. APPROX_QUANTILES is an
-    ordinary (distributed) aggregate: above the threshold its edges are used, and the analytic part
-    reads no rows (its WHERE is false). The tolerance, measured: docs/bigquery.md.
+    ordinary (distributed) aggregate: above the threshold its edges are used. Only the branch used
+    reads the rows (the other's WHERE is false). The tolerance, measured: docs/bigquery.md.
     """
-    agg, exact, cut, pick = ["COUNT(*) AS n"], [], ["n"], []
+    agg, approx, exact, cut, pick = ["COUNT(*) AS n"], [], [], [], []
     for i, fin in enumerate(fins):
         c = f"c{i}"
-        agg += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max", f"APPROX_QUANTILES({fin}, {bins}) AS {c}_a"]
+        agg += [f"MIN({fin}) AS {c}_min", f"MAX({fin}) AS {c}_max"]
+        approx.append(f"APPROX_QUANTILES({fin}, {bins}) AS {c}_a")
         exact.append("[" + ", ".join(f"PERCENTILE_CONT({fin}, {k / bins}) OVER ()" for k in range(1, bins))
                      + f"] AS {c}_e")
         # The inner boundaries (offset 0 is the minimum, `bins` the maximum), by their offsets: the
         # emulator misreads `arr[SAFE_OFFSET(k)]` in this statement as 1-based.
-        cut += [f"{c}_min", f"{c}_max", f"ARRAY(SELECT q FROM UNNEST({c}_a) AS q WITH OFFSET o "
-                f"WHERE o BETWEEN 1 AND {bins - 1} ORDER BY o) AS {c}_a"]
-        pick += [f"a.{c}_min AS {c}_min", f"a.{c}_max AS {c}_max", f"IF(a.n <= @exact_rows, e.{c}_e, a.{c}_a) AS {c}_q"]
-    return (f"WITH w AS ({inner}), s AS (SELECT {', '.join(agg)} FROM w), a AS (SELECT {', '.join(cut)} FROM s), "
+        cut.append(f"ARRAY(SELECT q FROM UNNEST({c}_a) AS q WITH OFFSET o WHERE o BETWEEN 1 AND {bins - 1} "
+                   f"ORDER BY o) AS {c}_a")
+        pick += [f"s.{c}_min AS {c}_min", f"s.{c}_max AS {c}_max", f"IF(s.n <= @exact_rows, e.{c}_e, a.{c}_a) AS {c}_q"]
+    # Each branch reads the rows only when it is the one used: the other's WHERE is false.
+    return (f"WITH w AS ({inner}), s AS (SELECT {', '.join(agg)} FROM w), "
+            f"q AS (SELECT {', '.join(approx)} FROM w WHERE (SELECT n FROM s) > @exact_rows), "
+            f"a AS (SELECT {', '.join(cut)} FROM q), "
             f"e AS (SELECT {', '.join(exact)} FROM w WHERE (SELECT n FROM s) <= @exact_rows LIMIT 1) "
-            f"SELECT {', '.join(pick)} FROM a LEFT JOIN e ON TRUE")
+            f"SELECT {', '.join(pick)} FROM s LEFT JOIN e ON TRUE LEFT JOIN a ON TRUE")

@@ -36,7 +36,7 @@ def cfg(tmp_path: Path) -> ModelConfig:
 def _store(client: Any, dataset: str, cfg: ModelConfig | None = None, **kw: Any) -> BigQueryStore:
     layouts = [PredictionsLayout.from_model_config(cfg)] if cfg else []
     return BigQueryStore(client, dataset, layouts=layouts, retries=kw.pop("retries", 1), backoff=0.05,
-                         timeout=30, **kw)
+                         timeout=120, **kw)
 
 
 @pytest.fixture

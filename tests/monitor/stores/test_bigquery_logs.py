@@ -49,10 +49,10 @@ def test_logs_and_labels_in_their_own_datasets_give_the_same_verdicts_as_duckdb(
     ref = simulate.reference(4000)
     # The serving app and the label pipeline write the logs datasets; Driftline only reads them.
     writer = BigQueryStore(bq_client, logs_ds, layouts=[PredictionsLayout.from_model_config(cfg)], retries=1,
-                           backoff=0.05, timeout=30)
+                           backoff=0.05, timeout=120)
     writer.insert_frame(cfg.predictions.table, logs)
     writer.upsert_labels(cfg.labels.table, labels, "request_id")  # type: ignore[union-attr]
-    bq = RecordingStore(bq_client, bq_dataset, retries=1, backoff=0.05, timeout=30)
+    bq = RecordingStore(bq_client, bq_dataset, retries=1, backoff=0.05, timeout=120)
     bq.init()
     bq.insert_frame(cfg.reference_table, ref)
     bq.sent.clear()
@@ -88,7 +88,7 @@ def test_init_creates_missing_log_tables_in_their_dataset_and_leaves_existing_on
         tmp_path: Path, bq_client: Any, bq_dataset: str, split: tuple[ModelConfig, str, str]) -> None:
     cfg, logs_ds, labels_ds = split
     store = BigQueryStore(bq_client, bq_dataset, layouts=[PredictionsLayout.from_model_config(cfg)], retries=1,
-                          backoff=0.05, timeout=30)
+                          backoff=0.05, timeout=120)
     store.init()
     store.init()
     project = store.project

@@ -46,7 +46,7 @@ Service = tuple[dict[str, ModelConfig], BigQueryStore]
 
 
 def bq_store(client: Any, dataset: str) -> BigQueryStore:
-    return BigQueryStore(client, dataset, retries=1, backoff=0.05, timeout=30)
+    return BigQueryStore(client, dataset, retries=1, backoff=0.05, timeout=120)
 
 
 @pytest.fixture(params=["duckdb", "bigquery"])
@@ -201,7 +201,7 @@ def bq_service(tmp_path: Path, bq_live: Emulator, bq_dataset: str) -> Iterator[S
     configs = load_config_dir(tmp_path)
     cfg = configs["wheel-assembly"]
     store = BigQueryStore(bq_live.client(), bq_dataset, layouts=[PredictionsLayout.from_model_config(cfg)],
-                          retries=1, backoff=0.05, timeout=30)
+                          retries=1, backoff=0.05, timeout=120)
     # open_store would build a client with Application Default Credentials; this one talks to the emulator.
     key = f"bigquery:{cfg.store.project}.{cfg.store.dataset}"
     service._stores[key] = store
