@@ -115,11 +115,12 @@ def child_cli(args: dict[str, Any]) -> dict[str, Any]:
     """`driftline ARGV --json` in this fresh process: its summaries, CPU and peak RSS."""
     from monitor.cli import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(args["argv"])
     summaries = json.loads(out.getvalue() or "[]")
-    return {"rc": rc, "cpu_seconds": _cpu(), "peak_rss_mb": peak_mb(), "runs": [
+    failed = [line for line in err.getvalue().splitlines() if line.startswith("driftline:")]
+    return {"rc": rc, "failures": failed, "cpu_seconds": _cpu(), "peak_rss_mb": peak_mb(), "runs": [
         {"rows": s["rows"], "seconds": s["extra"].get("seconds"), "phases": s["extra"].get("phases", {}),
          "drifted": [f["name"] for f in s["features"] if f["drifted"]], "dataset_drift": s["dataset_drift"],
          "multivariate_auc": (s.get("multivariate") or {}).get("auc"), "report_path": s["extra"].get("report_path")}
@@ -256,8 +257,9 @@ def measure_hourly(work: Path, rows: int) -> dict[str, Any]:
 
 
 def _line(m: dict[str, Any]) -> str:
-    if "error" in m.get("run", {}):
-        return f"{m['rows']:>10,} x {m['features']:>3}: run failed: {m['run']['error']}"
+    if "error" in m.get("run", {}) or not m["run"].get("runs"):
+        why = m["run"].get("error") or m["run"].get("failures")
+        return f"{m['rows']:>10,} x {m['features']:>3}: run failed: {why}"
     run = m["run"]
     r = run["runs"][0]
     top = sorted(r["phases"].items(), key=lambda kv: -kv[1]["wall"])[:4]
