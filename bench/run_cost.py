@@ -65,6 +65,9 @@ def _rows_sql(features: int, rows: int, seed: int, start: datetime, hours: float
             f"'m' AS model_name, 'v1' AS model_version, {cols}, {label} AS u FROM range({rows}) AS t(i))")
 
 
+MEMORY_LIMIT: str | None = None  # --memory-limit: the store's DuckDB limit (default: the store's own)
+
+
 def prepare(folder: Path, features: int, windows: list[int], *, window: str = "24h") -> Path:
     """A config folder and its DuckDB file: reference, and one day of predictions + labels per window size."""
     import duckdb
@@ -87,7 +90,7 @@ def prepare(folder: Path, features: int, windows: list[int], *, window: str = "2
     con.close()
     feats = "\n".join(f"  - {{name: f{j}, kind: numerical}}" for j in range(features))
     (folder / "m.yaml").write_text(f"""model: m
-store: {{kind: duckdb, path: run_cost.duckdb}}
+store: {{kind: duckdb, path: run_cost.duckdb{f", memory_limit: {MEMORY_LIMIT}" if MEMORY_LIMIT else ""}}}
 predictions: {{table: predictions, timestamp: ts, request_id: request_id, model_column: model_name,
               version_column: model_version}}
 features:
@@ -281,7 +284,11 @@ def main() -> None:
                     help="only these runs, e.g. 1000000x13 10000000x13 (default: the whole table above)")
     ap.add_argument("--work", type=Path, default=Path(f"/tmp/run_cost-{os.getpid()}"),
                     help="scratch folder for the DuckDB files (deleted after each measurement)")
+    ap.add_argument("--memory-limit", help="DuckDB's memory limit in the store's config, e.g. 4GB (default: the "
+                    "store's own default)")
     args = ap.parse_args()
+    global MEMORY_LIMIT
+    MEMORY_LIMIT = args.memory_limit
     parts = set(args.only or ["runs", "wide", "backfill", "hourly"])
     result: dict[str, Any] = {"machine": machine(), "started": datetime.now().isoformat(timespec="seconds"),
                               "runs": []}
