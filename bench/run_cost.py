@@ -65,6 +65,9 @@ def _rows_sql(features: int, rows: int, seed: int, start: datetime, hours: float
             f"'m' AS model_name, 'v1' AS model_version, {cols}, {label} AS u FROM range({rows}) AS t(i))")
 
 
+MEMORY_LIMIT: str | None = None  # --memory-limit: the store's DuckDB limit (default: the store's own)
+
+
 def prepare(folder: Path, features: int, windows: list[int], *, window: str = "24h") -> Path:
     """A config folder and its DuckDB file: reference, and one day of predictions + labels per window size."""
     import duckdb
@@ -87,7 +90,7 @@ def prepare(folder: Path, features: int, windows: list[int], *, window: str = "2
     con.close()
     feats = "\n".join(f"  - {{name: f{j}, kind: numerical}}" for j in range(features))
     (folder / "m.yaml").write_text(f"""model: m
-store: {{kind: duckdb, path: run_cost.duckdb}}
+store: {{kind: duckdb, path: run_cost.duckdb{f", memory_limit: {MEMORY_LIMIT}" if MEMORY_LIMIT else ""}}}
 predictions: {{table: predictions, timestamp: ts, request_id: request_id, model_column: model_name,
               version_column: model_version}}
 features:
@@ -115,11 +118,12 @@ def child_cli(args: dict[str, Any]) -> dict[str, Any]:
     """`driftline ARGV --json` in this fresh process: its summaries, CPU and peak RSS."""
     from monitor.cli import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(args["argv"])
     summaries = json.loads(out.getvalue() or "[]")
-    return {"rc": rc, "cpu_seconds": _cpu(), "peak_rss_mb": peak_mb(), "runs": [
+    failed = [line for line in err.getvalue().splitlines() if line.startswith("driftline:")]
+    return {"rc": rc, "failures": failed, "cpu_seconds": _cpu(), "peak_rss_mb": peak_mb(), "runs": [
         {"rows": s["rows"], "seconds": s["extra"].get("seconds"), "phases": s["extra"].get("phases", {}),
          "drifted": [f["name"] for f in s["features"] if f["drifted"]], "dataset_drift": s["dataset_drift"],
          "multivariate_auc": (s.get("multivariate") or {}).get("auc"), "report_path": s["extra"].get("report_path")}
@@ -256,8 +260,9 @@ def measure_hourly(work: Path, rows: int) -> dict[str, Any]:
 
 
 def _line(m: dict[str, Any]) -> str:
-    if "error" in m.get("run", {}):
-        return f"{m['rows']:>10,} x {m['features']:>3}: run failed: {m['run']['error']}"
+    if "error" in m.get("run", {}) or not m["run"].get("runs"):
+        why = m["run"].get("error") or m["run"].get("failures")
+        return f"{m['rows']:>10,} x {m['features']:>3}: run failed: {why}"
     run = m["run"]
     r = run["runs"][0]
     top = sorted(r["phases"].items(), key=lambda kv: -kv[1]["wall"])[:4]
@@ -279,7 +284,11 @@ def main() -> None:
                     help="only these runs, e.g. 1000000x13 10000000x13 (default: the whole table above)")
     ap.add_argument("--work", type=Path, default=Path(f"/tmp/run_cost-{os.getpid()}"),
                     help="scratch folder for the DuckDB files (deleted after each measurement)")
+    ap.add_argument("--memory-limit", help="DuckDB's memory limit in the store's config, e.g. 4GB (default: the "
+                    "store's own default)")
     args = ap.parse_args()
+    global MEMORY_LIMIT
+    MEMORY_LIMIT = args.memory_limit
     parts = set(args.only or ["runs", "wide", "backfill", "hourly"])
     result: dict[str, Any] = {"machine": machine(), "started": datetime.now().isoformat(timespec="seconds"),
                               "runs": []}

@@ -7,8 +7,9 @@ import sys
 from monitor.schema.summary import RunSummary
 
 
-def print_summary(s: RunSummary, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+def print_summary(s: RunSummary, out=None) -> None:  # type: ignore[no-untyped-def]
     """A run as a readable table: what changed in words first, then every column's verdict."""
+    out = out or sys.stdout  # looked up per call: a redirected (or test-captured) stdout is honoured
     from reports.story import dataset_drift_reason, findings
 
     w = f"{s.window.start:%Y-%m-%d %H:%M} → {s.window.end:%Y-%m-%d %H:%M} UTC"
