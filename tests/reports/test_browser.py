@@ -203,15 +203,12 @@ def test_report_of_a_ten_million_row_window_stays_small(browser, tmp_path: Path)
     base, server, thread = _serve_dir(tmp_path)
     try:
         page = browser.new_page()  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        response = page.goto(f"{base}/report")
+        response = page.goto(f"{base}/report")  # its speed is bench/scale.py's to measure, not a test's
         page.wait_for_load_state("load")
-        seconds = time.perf_counter() - started
         body = response.body()
         assert "10,000,000 rows" in page.content()
         assert len(body) < 5 * 1024 * 1024
         assert len(body) < 1024 * 1024  # the run page, charts included: Plotly itself is a separate cached file
-        assert seconds < 3.0, f"/report took {seconds:.2f}s"
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
         thread.join(10)  # type: ignore[attr-defined]
