@@ -57,17 +57,23 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.api import forward
     from monitor.api import wiring as service
 
     failures: list[RunFailure] = []
-    with _quiet_stdout(args):
-        summaries = service.run(_configs(args), at=args.at, model=args.model, failures=failures)
+    configs = _configs(args)
+    if url := forward.service_holding(configs, args.model):  # `serve` holds the DuckDB file: it does the run
+        summaries, errors, retry = forward.run(url, args.model, args.at)
+    else:
+        with _quiet_stdout(args):
+            summaries = service.run(configs, at=args.at, model=args.model, failures=failures)
+        errors, retry = [f.line() for f in failures], any(f.retryable for f in failures)
     _emit(summaries, args.json, quiet=args.quiet)
-    for f in failures:
-        _err(f"driftline: {f.line()}")
-    if any(f.retryable for f in failures):
+    for line in errors:
+        _err(f"driftline: {line}")
+    if retry:
         return 3  # the store: a retry may succeed
-    return 1 if failures else _failed(summaries, args.fail_on)
+    return 1 if errors else _failed(summaries, args.fail_on)
 
 
 def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -> None:
@@ -191,15 +197,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.model is None and len(configs) > 1:
         raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
     cfg = configs[args.model] if args.model else next(iter(configs.values()))
+    from monitor.api import forward
     from monitor.progress import progress, wanted
 
     show = wanted(args.quiet)
     total = _rows_in(args.file) if show else None
-    with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
-        report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
+    if url := forward.service_holding({cfg.model: cfg}, cfg.model):  # `serve` holds the DuckDB file: it loads it
+        answer, failure = forward.ingest(url, cfg.model, args.target, args.file)
+    else:
+        with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
+            report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
+        answer, failure = report.as_dict(), report.failure(args.max_rejected_share)
     if not args.quiet or args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    failure = report.failure(args.max_rejected_share)
+        print(json.dumps(answer, indent=2))
     if failure:
         _err(f"driftline ingest: {failure}")
         return 1
@@ -229,17 +239,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from monitor.api import forward
 
-    from monitor.api.app import create_app
-    from monitor.logs import drop_plain_handlers
-
-    settings = Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
-                        public_url=f"http://{args.host}:{args.port}")
-    app = create_app(settings)
-    drop_plain_handlers()  # main()'s basicConfig: the service installed its own, or each line shows twice
-    # log_config=None: uvicorn's lines go through the service's handler too, in its format (JSON on Cloud Run).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=None)
+    forward.serve(Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
+                           public_url=f"http://{args.host}:{args.port}"), args.host, args.port)
     return 0
 
 
