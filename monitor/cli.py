@@ -65,6 +65,7 @@ def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.api import forward
     from monitor.api import wiring as service
 
     if args.dry_run:  # the bytes each run would process: nothing run, stored or sent
@@ -73,20 +74,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     failures: list[RunFailure] = []
     configs = _configs(args)
-    service.check_at(configs, args.at, args.model)  # outside [first logged row, now]: exit 2, naming the range
-    with _quiet_stdout(args):
-        summaries = service.run(configs, at=args.at, model=args.model, failures=failures, reports="later")
+    if url := forward.service_holding(configs, args.model):  # `serve` holds the DuckDB file: it does the run
+        summaries, errors, retry = forward.run(url, args.model, args.at)
+        busy = False
+    else:
+        service.check_at(configs, args.at, args.model)  # outside [first logged row, now]: exit 2, naming the range
+        with _quiet_stdout(args):
+            summaries = service.run(configs, at=args.at, model=args.model, failures=failures, reports="later")
+        errors, retry = [f.line() for f in failures], any(f.retryable for f in failures)
+        busy = bool(failures) and all(f.status == "in_progress" for f in failures)
     _emit(summaries, args.json, quiet=args.quiet)
-    if args.reports:  # after the summaries: the verdicts never wait for Evidently
+    if args.reports and not url:  # after the summaries: the verdicts never wait for Evidently
         with _quiet_stdout(args):
             service.build_reports(summaries)
-    for f in failures:
-        _err(f"driftline: {f.line()}")
-    if any(f.retryable for f in failures):
+    for line in errors:
+        _err(f"driftline: {line}")
+    if retry:
         return 3  # the store: a retry may succeed
-    if failures and all(f.status == "in_progress" for f in failures):
-        return 4
-    return 1 if failures else _failed(summaries, args.fail_on)
+    if busy:
+        return 4  # another caller is running this window
+    return 1 if errors else _failed(summaries, args.fail_on)
 
 
 def _emit(summaries: Sequence[RunSummary], as_json: bool, quiet: bool = False) -> None:
@@ -184,15 +191,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.model is None and len(configs) > 1:
         raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
     cfg = configs[args.model] if args.model else next(iter(configs.values()))
+    from monitor.api import forward
     from monitor.progress import progress, rows_in, wanted
 
     show = wanted(args.quiet)
     total = rows_in(args.file) if show else None
-    with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
-        report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
+    if url := forward.service_holding({cfg.model: cfg}, cfg.model):  # `serve` holds the DuckDB file: it loads it
+        answer, failure = forward.ingest(url, cfg.model, args.target, args.file)
+    else:
+        with progress(f"ingest {args.file.name}", total, unit="rows", enabled=show) as advance:
+            report = ingest(service.open_store(cfg), cfg, args.target, args.file, progress=advance)
+        answer, failure = report.as_dict(), report.failure(args.max_rejected_share)
     if not args.quiet or args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    failure = report.failure(args.max_rejected_share)
+        print(json.dumps(answer, indent=2))
     if failure:
         _err(f"driftline ingest: {failure}")
         return 1
@@ -222,18 +233,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from monitor.api import forward
 
-    from monitor.api.app import create_app
-    from monitor.logs import drop_plain_handlers
     from monitor.config import Settings
 
-    settings = Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
-                        public_url=f"http://{args.host}:{args.port}")
-    app = create_app(settings)
-    drop_plain_handlers()  # main()'s basicConfig: the service installed its own, or each line shows twice
-    # log_config=None: uvicorn's lines go through the service's handler too, in its format (JSON on Cloud Run).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=None)
+    forward.serve(Settings(config_dir=str(args.config_dir), auth_mode=args.auth,
+                           public_url=f"http://{args.host}:{args.port}"), args.host, args.port)
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -117,6 +119,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"error": "RunInProgress", "detail": busy[0].detail, "model": busy[0].model,
                                  "results": body}, status_code=409)
         return body
+
+    @app.post("/ingest/{target}")
+    async def ingest_file(target: Literal["predictions", "labels", "reference"], request: Request, model: str,
+                          filename: str = "upload.csv", _: Any = runner) -> Any:
+        # `driftline ingest` sends its file here while this service holds the DuckDB file (monitor/api/forward.py).
+        from starlette.concurrency import run_in_threadpool
+
+        from monitor.pipeline.ingest import ingest
+
+        if model not in state.configs:
+            raise HTTPException(404, f"unknown model; configured: {sorted(state.configs)}")
+        suffix = Path(filename).suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq"):
+            raise HTTPException(400, "filename must end in .csv or .parquet")
+        cfg = state.configs[model]
+        with tempfile.TemporaryDirectory(prefix="driftline-ingest-") as folder:
+            path = Path(folder) / f"{Path(filename).stem[:100] or 'upload'}{suffix}"
+            with path.open("wb") as out:
+                async for block in request.stream():  # to disk as it arrives: memory does not grow with the file
+                    out.write(block)
+            report = await run_in_threadpool(ingest, service.open_store(cfg), cfg, target, path)
+        return {**report.as_dict(), "failure": report.failure(defaults.MAX_REJECTED_SHARE)}
 
     def _summaries(model: str | None, limit: int, offset: int) -> list[RunSummary]:
         if model is not None and model not in state.configs:

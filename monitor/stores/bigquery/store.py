@@ -348,8 +348,7 @@ class BigQueryStore:
     def merge_staged(self, table: str, stage: str, key: str | None, *,
                      appends: Sequence[tuple[str, pd.DataFrame]] = (), state: Mapping[str, str] | None = None,
                      since_column: str | None = None) -> int:
-        """Move a staged file into `table` with one MERGE (atomic: all its new-key rows or none), then the
-        appends and state; returns rows added. Unlike DuckDB, the rejects commit after the rows, not with them."""
+        """One MERGE of the staged file's new-key rows (atomic), then the appends and state (a later commit)."""
         inserted = 0
         try:
             if self.exists(stage):
