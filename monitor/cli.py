@@ -122,34 +122,16 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return outbox(args, _configs(args))
 
 
-def _one(args: argparse.Namespace) -> ModelConfig:
-    configs = _configs(args)
-    if args.model is None and len(configs) > 1:
-        raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
-    return configs[args.model] if args.model else next(iter(configs.values()))
-
-
 def cmd_silence(args: argparse.Namespace) -> int:
-    from monitor.api import alerting
+    from monitor.cli_ops import silence
 
-    if args.action == "add":
-        out: object = alerting.silence(_one(args), duration=args.duration, reason=args.reason, by=args.by,
-                                       rule=args.rule, subject=args.feature)
-    elif args.action == "list":
-        out = alerting.silences(_one(args), include_ended=args.all)
-    else:
-        out = alerting.expire(_configs(args), args.id)
-        if out is None:
-            raise DriftlineError(f"no silence {args.id!r}; see `driftline silence list --all`")
-    print(json.dumps(out, indent=2))
-    return 0
+    return silence(args, _configs(args))
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    from monitor.api import alerting
+    from monitor.cli_ops import ack
 
-    print(json.dumps(alerting.ack(_one(args), args.rule, args.subject, args.by), indent=2))
-    return 0
+    return ack(args, _configs(args))
 
 
 def _user() -> str:
@@ -166,8 +148,6 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The `driftline backfill` and `driftline outbox` commands (kept beside monitor/cli.py, which parses them)."""
+"""The `driftline backfill`, `outbox`, `silence` and `ack` commands (kept beside monitor/cli.py, which parses them)."""
 
 from __future__ import annotations
 
@@ -97,4 +97,35 @@ def outbox(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> int:
         print(f"{cfg.model}: {n} re-queued; {n - failed - pending} delivered, {pending} pending, {failed} failed again")
     if args.action == "list":
         _err(f"{total} failed deliveries")
+    return 0
+
+
+def _one(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> ModelConfig:
+    if args.model is None and len(configs) > 1:
+        raise DriftlineError(f"several models are configured; choose one with --model ({sorted(configs)})")
+    return configs[args.model] if args.model else next(iter(configs.values()))
+
+
+def silence(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> int:
+    """`driftline silence add|list|expire`."""
+    from monitor.api import alerting
+
+    if args.action == "add":
+        out: object = alerting.silence(_one(args, configs), duration=args.duration, reason=args.reason, by=args.by,
+                                       rule=args.rule, subject=args.feature)
+    elif args.action == "list":
+        out = alerting.silences(_one(args, configs), include_ended=args.all)
+    else:
+        out = alerting.expire(configs, args.id)
+        if out is None:
+            raise DriftlineError(f"no silence {args.id!r}; see `driftline silence list --all`")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def ack(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> int:
+    """`driftline ack`: an open incident acknowledged (its repeats stop until it resolves)."""
+    from monitor.api import alerting
+
+    print(json.dumps(alerting.ack(_one(args, configs), args.rule, args.subject, args.by), indent=2))
     return 0
