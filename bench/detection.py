@@ -39,7 +39,6 @@ from monitor.drift.multivariate import domain_classifier
 from tests.oracle.profile_frame import build_specs, profile_frame
 
 LEVELS = (0.01, 0.02, 0.05)  # run-level BH budgets at which Driftline's verdicts are summarised
-BELOW_REPS = 200  # replicates of the below-floor scenarios (no change itself gets --replicates)
 
 
 def bh_adjusted(p: list[float]) -> np.ndarray:
@@ -108,15 +107,21 @@ def pvalues(ref: pd.DataFrame, win: pd.DataFrame) -> set[str]:
     return out
 
 
-def _reps(sc: Scenario, cfg: dict) -> int:
-    if sc.change == "none":
-        return cfg["null_reps"]
-    return min(BELOW_REPS, cfg["null_reps"]) if not sc.power else cfg["power_reps"]
+def _tasks(cfg: dict) -> list[tuple[int, str, dict]]:
+    """No-change tasks (cheap, --replicates of them) interleaved with change tasks (every other cell,
+    --power-replicates), so that a run stopped early still holds both in proportion."""
+    nulls = [(r, "null", cfg) for r in range(cfg.get("null_start", 0), cfg["null_reps"])]
+    powers = [(r, "power", cfg) for r in range(cfg["power_reps"])]
+    step = max(1, len(nulls) // max(len(powers), 1))
+    out: list[tuple[int, str, dict]] = []
+    for i, task in enumerate(powers):
+        out += [task, *nulls[i * step:(i + 1) * step]]
+    return out + nulls[len(powers) * step:]
 
 
-def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
-    """One replicate: a fresh reference, then every cell this replicate index takes part in."""
-    r, cfg = args
+def replicate(args: tuple[int, str, dict]) -> list[tuple[str, int, str, bool, bool]]:
+    """One task: replicate r's own reference, then its no-change cells ("null") or every other cell ("power")."""
+    r, what, cfg = args
     from threadpoolctl import threadpool_limits
 
     warnings.filterwarnings("ignore")
@@ -127,7 +132,11 @@ def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
         ref_prof = profile_frame(ref, specs)
         ref_ds = None
         for ci, (sc, n) in enumerate(cells(tuple(cfg["sizes"]))):
-            if r >= _reps(sc, cfg):
+            if (sc.change == "none") != (what == "null"):
+                continue
+            if what == "power" and not sc.power and r >= cfg["below_reps"]:
+                continue
+            if what == "power" and sc.power and not sc.new and r >= cfg["main_reps"]:
                 continue
             win = window(cfg["seed"], r, ci, n, sc)
             seed = cfg["seed"] * 1_000_003 + r
@@ -136,7 +145,10 @@ def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
             mv = None
             if sc.change in ("none", "correlation") and r < cfg["mv_reps"]:
                 mv = domain_classifier(ref, win, [f for f, _ in FEATURES], seed=seed).as_test()
-            for method, before in (("driftline", False), ("driftline before", True)):
+            # the rule before issue 17 on issue 5's scenarios (no loss of power) and, cheaply, on the new kinds' first runs
+            before = what == "power" and (not sc.new or r < cfg["main_reps"])
+            rules = (("driftline", False), ("driftline before", True)) if before else (("driftline", False),)
+            for method, before in rules:
                 q = driftline(specs, ref_prof, prof, mv, seed, before)
                 any_q = min(q.values()) if q else 1.0
                 for level in LEVELS if not before else LEVELS[:1]:
@@ -148,7 +160,7 @@ def replicate(args: tuple[int, dict]) -> list[tuple[str, int, str, bool, bool]]:
                     ref_ds = Dataset.from_pandas(ref, data_definition=_definition())
                 got = evidently(ref_ds, win)
                 out.append(("evidently", n, sc.name, bool(got), sc.target in got))
-            if r < cfg["power_reps"] and sc.change != "correlation":
+            if r < cfg["p_reps"] and sc.change != "correlation":
                 got = pvalues(ref, win)
                 out.append(("p<0.05", n, sc.name, bool(got), sc.target in got))
     return out
@@ -195,6 +207,27 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compact(results: list[dict], methods: list[str]) -> str:
+    """One row per scenario and size, one column per method: the changed column's rate (any alarm for
+    no-change and below-floor rows), with its Wilson interval and replicates."""
+    by = {(r["scenario"], r["rows"], r["method"]): r for r in results}
+    lines = ["| scenario | rows | " + " | ".join(methods) + " |", "|---|---:|" + "---|" * len(methods)]
+    for sc in SCENARIOS:
+        for n in sorted({r["rows"] for r in results}):
+            cellv = []
+            for m in methods:
+                r = by.get((sc.name, n, m))
+                if r is None:
+                    cellv.append("")
+                    continue
+                key = "any_alarm" if not sc.power else "target"
+                lo, hi = r[key + "_ci"]
+                cellv.append(f"{100 * r[key]:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({r['replicates']})")
+            if any(cellv):
+                lines.append(f"| {sc.name} | {n:,} | " + " | ".join(cellv) + " |")
+    return "\n".join(lines)
+
+
 def pooled(results: list[dict]) -> list[dict]:
     """Per method and size: power pooled over issue 17's new kinds of change, with its Wilson interval."""
     new = {sc.name for sc in NEW}
@@ -212,9 +245,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few replicates")
     parser.add_argument("--replicates", type=int, default=500, help="no-change replicates (below-floor: <= 200)")
-    parser.add_argument("--power-replicates", type=int, default=100)
+    parser.add_argument("--power-replicates", type=int, default=100, help="per change of issue 17's new kinds")
+    parser.add_argument("--main-replicates", type=int, default=100, help="per change of issue 5's scenarios")
+    parser.add_argument("--below-replicates", type=int, default=100, help="per below-floor change")
     parser.add_argument("--mv-replicates", type=int, default=100, help="runs that include the domain classifier")
     parser.add_argument("--evidently-replicates", type=int, default=5)
+    parser.add_argument("--p-replicates", type=int, default=100, help="runs of per-column p < 0.05")
+    parser.add_argument("--null-start", type=int, default=0, help="first no-change replicate (to split a run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261201)
@@ -224,9 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     a = parser.parse_args(argv)
     if a.quick:
         a.replicates, a.power_replicates, a.mv_replicates, a.evidently_replicates = 6, 4, 3, 2
+        a.main_replicates, a.below_replicates, a.p_replicates = 4, 4, 4
     cfg = {"seed": a.seed, "sizes": a.sizes, "null_reps": a.replicates, "power_reps": a.power_replicates,
-           "mv_reps": a.mv_replicates, "ev_reps": a.evidently_replicates}
-    total = max(a.replicates, a.power_replicates, a.evidently_replicates)
+           "main_reps": a.main_replicates, "below_reps": a.below_replicates, "mv_reps": a.mv_replicates,
+           "ev_reps": a.evidently_replicates, "p_reps": a.p_replicates, "null_start": a.null_start}
+    tasks = _tasks(cfg)
+    total = len(tasks)
     start = time.perf_counter()
     rows: list = []
     raw = a.out.with_suffix(".rows.json")
@@ -235,9 +275,9 @@ def main(argv: list[str] | None = None) -> None:
         rows, cfg = saved["rows"], saved["config"]
     else:
         with mp.get_context("spawn").Pool(a.workers) as pool:
-            for i, part in enumerate(pool.imap_unordered(replicate, [(r, cfg) for r in range(total)])):
+            for i, part in enumerate(pool.imap(replicate, tasks)):
                 rows.extend(part)
-                if (i + 1) % 10 == 0 or i + 1 == total:  # partial rows survive an interrupted run
+                if (i + 1) % 6 == 0 or i + 1 == total:  # partial rows survive an interrupted run
                     print(f"  {i + 1}/{total} replicates, {time.perf_counter() - start:.0f} s", file=sys.stderr)
                     raw.write_text(json.dumps({"config": cfg, "done": i + 1, "rows": rows}))
     elapsed = time.perf_counter() - start
@@ -249,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     a.out.write_text(json.dumps({"config": cfg, "seconds": elapsed, "machine": machine, "results": results,
                                  "pooled_new": pooled(results)}, indent=1))
     print(table(results))
+    print("\n" + compact(results, sorted({r["method"] for r in results})))
     print("\n| method | rows | runs | pooled power over the new kinds |\n|---|---:|---:|---|")
     for p in pooled(results):
         print(f"| {p['method']} | {p['rows']:,} | {p['replicates']} | {100 * p['power']:.1f}% "

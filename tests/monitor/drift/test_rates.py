@@ -80,6 +80,25 @@ def test_share_test_size_at_the_floor(p_ref: float, n_win: int) -> None:
     assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000), rate  # within noise of alpha (one-sided)
 
 
+def test_share_test_size_in_the_far_tail_for_a_dozen_rows() -> None:
+    # a 2.3% category in 500 rows (about 12 expected): the skewed count once made the normal tail too thin
+    alpha, reps = 0.002, 5000
+    rate = _size_shares(0.023, 20_000, 500, rates.RateFloors(), alpha=alpha, reps=reps)
+    assert rate <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps), rate
+
+
+def test_a_dozen_rows_are_judged_by_their_exact_binomial_tail() -> None:
+    # the no-change run that showed it: a 2.3% category (460 of 20,000) seen 28 times in 500 rows
+    from scipy.stats import binom
+
+    floor = float(rates.RateFloors().share(np.array([0.023]))[0])
+    got = rates.share_p_values(np.array([28.0]), 500, np.array([460.0]), 20_000, np.array([floor]))[0]
+    exact = binom.sf(27, 500, 0.023 + floor)
+    score = rates.score_larger(np.array([28.0]), 500, np.array([460.0]), 20_000, np.array([floor]))[0]
+    assert score < exact / 5  # the normal tail alone is far too thin here
+    assert got >= exact
+
+
 def test_zero_share_test_size_at_the_floor() -> None:
     rng = np.random.default_rng(3)
     floors = rates.RateFloors()
