@@ -126,6 +126,7 @@ def run_window(cfg: ModelConfig, store: Store, at: datetime | None = None, *,
     bytes_before = store.bytes_processed  # from the first query: the lookup of a stored run counts too
     now = at or wall
     with run_context(run_id):
+        store.get_run(run_id)  # a missing dataset or table fails here, named, before the lease's table is made
         with lease_of(store, run_id, cfg, wall) as owner:
             stored = store.get_run(run_id)
             if stored is not None:

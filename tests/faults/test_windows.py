@@ -17,22 +17,26 @@ from monitor.schema import faults
 from tests.conftest import START
 from tests.faults.conftest import Service
 
-TOMORROW = (utcnow() + timedelta(days=1)).isoformat()
 
 
-@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31", "2099-01-01", TOMORROW, "2026-11-15T12:00:00"])
+def _at(text: str) -> str:
+    """A literal `at`, or "tomorrow" (a parameter id must be the same on every xdist worker)."""
+    return (utcnow() + timedelta(days=1)).isoformat() if text == "tomorrow" else text
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31", "2099-01-01", "tomorrow", "2026-11-15T12:00:00"])
 def test_post_run_with_at_outside_the_logged_range_is_a_400_naming_the_range(svc: Service, at: str) -> None:
     client = TestClient(create_app(Settings(config_dir=str(svc.directory), auth_mode="local-open")))
-    r = client.post("/run", params={"at": at})
+    r = client.post("/run", params={"at": _at(at)})
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "InvalidWindow" and "valid range [2026-11-16" in r.json()["detail"]
     assert service.open_store(svc.cfg).list_runs(svc.cfg.model) == []  # nothing stored, no 0-row "latest"
 
 
-@pytest.mark.parametrize("at", ["0001-01-01", "2099-01-01", TOMORROW])
+@pytest.mark.parametrize("at", ["0001-01-01", "2099-01-01", "tomorrow"])
 def test_driftline_run_with_at_outside_the_range_exits_2_with_a_clear_line(
         svc: Service, at: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["run", "--config-dir", str(svc.directory), "--at", at]) == 2
+    assert cli.main(["run", "--config-dir", str(svc.directory), "--at", _at(at)]) == 2
     assert "InvalidWindow" in capsys.readouterr().err
 
 
