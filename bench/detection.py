@@ -32,7 +32,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.detection_data import (
-    CATEGORICAL, FEATURES, MAIN, NEW, NUMERIC, SCENARIOS, SIZES, Scenario, cells, reference, window,
+    CATEGORICAL,
+    FEATURES,
+    NEW,
+    NUMERIC,
+    SCENARIOS,
+    SIZES,
+    cells,
+    reference,
+    window,
 )
 from monitor.drift.decision import DecisionInput, decide
 from monitor.drift.multivariate import domain_classifier

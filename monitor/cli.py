@@ -214,7 +214,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from monitor.api import forward
-
     from monitor.config import Settings
 
     forward.serve(Settings(config_dir=str(args.config_dir), auth_mode=args.auth,

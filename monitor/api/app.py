@@ -16,8 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from monitor.api import alerting
 from monitor.api import wiring as service
 from monitor.api.auth import Authenticator
-from monitor.config import ModelConfig, Settings, get_settings
-from monitor.config import defaults
+from monitor.config import ModelConfig, Settings, defaults, get_settings
 from monitor.errors import (
     ConfigError,
     DriftlineError,

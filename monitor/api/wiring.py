@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal
 from alerts.base import MetricsSink, Notifier
 from monitor.config import ModelConfig
 from monitor.errors import ConfigError, DriftlineError
-from monitor.pipeline.base import AlertHook
 from monitor.pipeline import report_jobs
+from monitor.pipeline.base import AlertHook
 from monitor.pipeline.failures import RunFailure
 from monitor.pipeline.run import run_models
 from monitor.schema.alerting import AlertState

@@ -34,7 +34,16 @@ from monitor.config.common import (
     parse_duration,
     table_name,
 )
-from monitor.config.defaults import BINS, DRIFT_SHARE, FDR, MIN_ROWS, PROFILE_BUCKET, SPREAD_FLOOR, STATISTIC, TOP_K
+from monitor.config.defaults import (
+    BINS,
+    DRIFT_SHARE,
+    FDR,
+    MIN_ROWS,
+    PROFILE_BUCKET,
+    SPREAD_FLOOR,
+    STATISTIC,
+    TOP_K,
+)
 from monitor.config.expressions import parse_expression
 from monitor.errors import ConfigError, UnsafeIdentifier
 

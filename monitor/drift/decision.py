@@ -30,9 +30,9 @@ always gets the same verdict. See docs/drift-decisions.md for the calibration.
 from __future__ import annotations
 
 import zlib
-from typing import Any
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -47,7 +47,14 @@ from monitor.drift.statistics import (
     geometry,
     get_statistic,
 )
-from monitor.schema.profile import CategoricalProfile, CategoricalSpec, FeatureProfile, Kind, NumericProfile, NumericSpec, Spec
+from monitor.schema.profile import (
+    CategoricalSpec,
+    FeatureProfile,
+    Kind,
+    NumericProfile,
+    NumericSpec,
+    Spec,
+)
 
 DEFAULT_FDR = defaults.FDR
 DEFAULT_MIN_ROWS = defaults.MIN_ROWS

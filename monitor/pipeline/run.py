@@ -31,8 +31,8 @@ from monitor.pipeline import report_jobs
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
 from monitor.pipeline.failures import RunFailure, failure, phase, phase_times, start_timing
-from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.labels import alert_refreshed, label_time, rescore_changed, settled
+from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.models import require_runnable
 from monitor.pipeline.profiles import window_profile
 from monitor.pipeline.reference import columns, ensure_reference

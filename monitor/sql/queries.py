@@ -17,8 +17,8 @@ from typing import Any
 from monitor.config import defaults
 from monitor.config.common import IDENTIFIER, check_identifier
 from monitor.config.expressions import validate_expression
-from monitor.sql.edges import bigquery_quantiles
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
+from monitor.sql.edges import bigquery_quantiles
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 

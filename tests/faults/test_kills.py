@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+
 import pytest
 
 from monitor.api import wiring as service

@@ -14,7 +14,7 @@ from monitor.api import wiring as service
 from monitor.config.alerts import AlertsConfig
 from monitor.schema.alerting import Delivery
 from monitor.stores.duckdb import DuckDBAlertState
-from tests.alerts.conftest import SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, Harness, make_summary
+from tests.alerts.conftest import SLACK_TOKEN, Harness, make_summary
 from tests.alerts.fakes.http import FakeServer, Reply, slack_negative_retry_after, slow, twilio_html_created
 from tests.faults.conftest import AT, Service, make_service
 

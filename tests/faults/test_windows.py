@@ -18,7 +18,6 @@ from tests.conftest import START
 from tests.faults.conftest import Service
 
 
-
 def _at(text: str) -> str:
     """A literal `at`, or "tomorrow" (a parameter id must be the same on every xdist worker)."""
     return (utcnow() + timedelta(days=1)).isoformat() if text == "tomorrow" else text
