@@ -19,7 +19,7 @@ LINT = str(Path(sys.executable).with_name("lint-imports"))
 SDK_HOMES = {
     "duckdb": ("monitor.stores.duckdb",),
     "google.cloud.bigquery": ("monitor.stores.bigquery", "monitor.client.predlog"),
-    "google.api_core": ("monitor.stores.bigquery.store", "monitor.client.predlog", "alerts.cloud_monitoring"),
+    "google.api_core": ("monitor.stores.bigquery.store", "monitor.stores.bigquery.errors", "monitor.client.predlog", "alerts.cloud_monitoring"),
     "google.cloud.monitoring_v3": ("alerts.cloud_monitoring",),
     "google.api": ("alerts.cloud_monitoring",),
     "google.auth": ("monitor.api.verifier",),
