@@ -22,7 +22,9 @@ from monitor.pipeline.windows import window_for
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec
 from monitor.sql import profiler as profiling
 from monitor.sql.labels import labelled_per_window_query
-from monitor.sql.queries import Query, Source, performance_query, profile_query, sample_query, versions_query
+from monitor.sql.performance import performance_query
+from monitor.sql.queries import Query, Source, profile_query, versions_query
+from monitor.sql.samples import sample_query
 from monitor.stores.base import Store
 
 

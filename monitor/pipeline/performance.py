@@ -1,6 +1,6 @@
 """Model performance inside a run: realized (labels joined in SQL) and estimated (CBPE).
 
-The store returns at most `bins` rows per window (monitor.sql.queries.performance_query); labels that
+The store returns at most `bins` rows per window (monitor.sql.performance.performance_query); labels that
 arrive late make earlier windows' performance provisional, then final: each run refreshes the
 recent windows whose label coverage changed, keeping when each value was computed.
 """
@@ -24,7 +24,8 @@ from monitor.performance.realized import (
 )
 from monitor.sql import profiler as profiling
 from monitor.sql.labels import performance_per_window_query
-from monitor.sql.queries import Source, performance_query
+from monitor.sql.performance import performance_query
+from monitor.sql.queries import Source
 from monitor.stores.base import Store
 
 log = logging.getLogger(__name__)

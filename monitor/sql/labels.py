@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from monitor.sql.queries import Dialect, Query, Source, _column, performance_query, relation
+from monitor.sql.performance import performance_query
+from monitor.sql.queries import Dialect, Query, Source, _column, relation
 
 
 def labelled_per_window_query(d: Dialect, src: Source, windows: Sequence[tuple[datetime, datetime]],
@@ -43,7 +44,7 @@ def _window_index(d: Dialect, ts: str, windows: Sequence[tuple[datetime, datetim
 
 def performance_per_window_query(d: Dialect, src: Source, windows: Sequence[tuple[datetime, datetime]],
                                  probability: str, label: str, **kwargs: Any) -> Query:
-    """monitor.sql.queries.performance_query for several windows in one scan of their span (`src`): its rows
+    """monitor.sql.performance.performance_query for several windows in one scan of their span (`src`): its rows
     per window ``g`` (the index in `windows`) and probability bin. `kwargs`: performance_query's."""
     assert src.timestamp is not None
     params: dict[str, Any] = {}
