@@ -21,13 +21,12 @@ import pandas as pd
 
 from monitor.config import FeatureConfig, ModelConfig, defaults
 from monitor.drift.decision import Decision, DecisionInput, PrecomputedTest, decide
-from monitor.drift.multivariate import MultivariateResult, domain_classifier
 from monitor.drift.rates import RateFloors
 from monitor.drift.statistics import DEFAULT_STATISTIC, get_statistic
 from monitor.errors import ConfigError, TableNotFound
 from monitor.logs import run_context
 from monitor.pipeline import performance as performance_run
-from monitor.pipeline import report_jobs
+from monitor.pipeline import sampled
 from monitor.pipeline.base import AlertHook, ReportBuilder
 from monitor.pipeline.digest import digest
 from monitor.pipeline.failures import RunFailure, failure, phase, phase_times, start_timing
@@ -36,11 +35,12 @@ from monitor.pipeline.lease import flush_outbox, lease_of
 from monitor.pipeline.models import require_runnable
 from monitor.pipeline.profiles import window_profile
 from monitor.pipeline.reference import columns, ensure_reference
+from monitor.pipeline.sampled import config_column
 from monitor.pipeline.volume import expected_rows, missed_windows
 from monitor.pipeline.windows import complete_at, run_id_for, utcnow, window_for
 from monitor.quality import assess, null_rate, out_of_range_rate
 from monitor.schema import faults
-from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec, WindowProfile
+from monitor.schema.profile import CategoricalProfile, NumericProfile, Spec
 from monitor.schema.summary import FeatureQuality, FeatureVerdict, RunSummary, Window
 from monitor.sql import profiler as profiling
 from monitor.sql.bookkeeping import REJECTS_TABLE, rejected_rows_query
@@ -48,11 +48,6 @@ from monitor.sql.queries import Source, versions_query
 from monitor.stores.base import RunRecord, Store
 
 log = logging.getLogger(__name__)
-def config_column(expr: str) -> bool:
-    """Whether a spec's expression is a plain column name (not a configured SQL expression)."""
-    return expr.isidentifier()
-
-
 def _quality(p: NumericProfile | CategoricalProfile) -> FeatureQuality:
     if isinstance(p, NumericProfile):
         return FeatureQuality(null_rate=null_rate(p), out_of_range_rate=out_of_range_rate(p), infinite=p.infinite)
@@ -214,9 +209,9 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     phase("decide")
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
-    cur_sample, ref_sample = (_samples(cfg, store, src, run_id, logged, ref_cols) if wanted
+    cur_sample, ref_sample = (sampled.samples(cfg, store, src, run_id, logged, ref_cols) if wanted
                               else (pd.DataFrame(), pd.DataFrame()))
-    multi = _multivariate(cfg, cur_sample, ref_sample, run_id)
+    multi = sampled.multivariate(cfg, cur_sample, ref_sample, run_id)
     tests: list[DecisionInput | PrecomputedTest] = [*items]
     if multi is not None and multi.p_value is not None:
         tests.append(multi.as_test())  # one more member of the run's Benjamini-Hochberg family
@@ -284,7 +279,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
         summary.multivariate = {**asdict(multi), "drifted": bool(d and d.drifted), "threshold": d.threshold if d else multi.threshold,
                                 "p_value": d.p_value if d else multi.p_value}
     phase("report")
-    summary.extra["report_path"] = _report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
+    summary.extra["report_path"] = sampled.report(cfg, cur_sample, ref_sample, run_id, window, report_dir,
                                            report_builder)
     summary.extra["seconds"] = round(time.perf_counter() - t0, 3)
     # Past windows first, oldest first, so their incidents move forward in time before this window's;
@@ -331,62 +326,6 @@ def _versions(store: Store, src: Source, cfg: ModelConfig, logged: dict[str, str
         return {}
     seen = store.query(versions_query(store.dialect, src, col))
     return {str(r["v"]): round(int(r["n"]) / max(rows, 1), 6) for r in seen if r["v"] is not None}
-
-
-def _samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
-             ref_cols: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bounded, uniform, deterministic samples of the window and the reference (for visuals and the classifier)."""
-    phase("samples")
-    feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
-    cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
-    extra: list[tuple[str, str]] = []
-    pred = cfg.prediction
-    if pred.probability:
-        extra.append(("probability", pred.probability))
-    if pred.class_column:
-        extra.append(("predicted_class", pred.class_column))
-    n = cfg.report.sample_rows
-    key = cfg.predictions.request_id
-    label_cols = [("label", "__label")] if src.labels_table else []
-    # Each row's request id keys the window's draw; without one logged, its values do (monitor.sql.samples).
-    cur = profiling.sample(store, src, cur_feats + extra + label_cols, key if not logged or key in logged else None,
-                           n, run_id)
-    ref_src = Source(table=store.table(cfg.reference_table))
-    ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
-    # A reference's rows are keyed by their values, whatever ids it holds (copied logs repeat or lack
-    # them); a draw per run, so one unlucky reference sample does not repeat in every run.
-    ref = profiling.sample(store, ref_src, feats + extra + ref_label, None, n, f"{run_id}:reference")
-    phase("decide")
-    return cur, ref
-
-
-def _multivariate(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str) -> MultivariateResult | None:
-    if not cfg.drift.multivariate or cur.empty:
-        return None
-    phase("classifier")
-    names = [f.name for f in cfg.features]
-    out = domain_classifier(ref, cur, names, seed=zlib.crc32(run_id.encode()), alpha=cfg.drift.fdr,
-                            min_rows=cfg.window.min_rows)
-    phase("decide")
-    return out
-
-
-def _report(cfg: ModelConfig, cur: pd.DataFrame, ref: pd.DataFrame, run_id: str, window: WindowProfile,
-            report_dir: Path | None, build_report: ReportBuilder | None) -> str | None:
-    """Where Evidently's report on the bounded samples will be; its samples kept for a build off the
-    critical path (monitor.pipeline.report_jobs). No builder: no report (a backfill without --reports)."""
-    if build_report is None or window.rows == 0 or not cfg.report.evidently:
-        phase("refresh")
-        return None
-    path = (report_dir or cfg.resolve(cfg.report.directory)) / f"{run_id}.html"
-    num = [f.name for f in cfg.features if f.kind == "numerical"]
-    cat = [f.name for f in cfg.features if f.kind == "categorical"]
-    report_jobs.save_samples(path, cur, ref, numerical=num, categorical=cat,
-                             target="label" if "label" in cur.columns else None,
-                             prediction="predicted_class" if cfg.prediction.class_column else None,
-                             title=f"{cfg.model} {run_id}")
-    phase("refresh")  # what follows in the run: the late-label re-check of past windows
-    return str(path)
 
 
 def run_models(configs: dict[str, ModelConfig], store_for: Callable[[ModelConfig], Store], at: datetime | None = None,
