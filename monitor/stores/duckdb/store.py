@@ -93,6 +93,7 @@ class DuckDBStore:
         self._cursor_lock = threading.Lock()  # creating a cursor touches the shared connection
         self._opened: list[duckdb.DuckDBPyConnection] = []  # closed with the store, releasing the file
         self._lock = threading.RLock()  # held by a whole run (the `lock` property), never by a read
+        self._state_lock = threading.Lock()  # the alert state's first creation
         if not read_only:
             self.init()
 
@@ -107,9 +108,12 @@ class DuckDBStore:
 
     def alert_state(self) -> DuckDBAlertState:
         """Incident and outbox state in the same DuckDB file (monitor.schema.alerting)."""
-        with self._lock:  # concurrent first calls (POST /run threads) must not both run its DDL
-            if not hasattr(self, "_alert_state"):
-                self._alert_state = DuckDBAlertState(self._con)
+        if not hasattr(self, "_alert_state"):
+            # concurrent first calls (POST /run threads) must not both run its DDL; its own lock, not the
+            # run's: a page reading incidents must not wait for a running run
+            with self._state_lock:
+                if not hasattr(self, "_alert_state"):
+                    self._alert_state = DuckDBAlertState(self._con)
         return self._alert_state
 
     @property

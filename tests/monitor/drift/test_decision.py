@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from monitor.drift.decision import DecisionInput, PrecomputedTest, benjamini_hochberg, decide, spread_test
+from monitor.drift.decision import DecisionInput, PrecomputedTest, benjamini_hochberg, decide
+from monitor.drift.spread import spread_test
 from monitor.errors import UnknownStatistic
 from monitor.schema.profile import Kind, Spec, WindowProfile
 from tests.oracle.profile_frame import build_specs, profile_frame
