@@ -131,18 +131,18 @@ class BigQueryAlertState:
 
     def pending_deliveries(self, model: str) -> list[Delivery]:
         """A model's pending outbox rows, oldest first."""
-        return self._deliveries(model, pending_only=True)
+        return self._deliveries(model, "pending")
 
     def deliveries(self, model: str) -> list[Delivery]:
         """Every outbox row of a model, oldest first (for tests and the status page)."""
-        return self._deliveries(model, pending_only=False)
+        return self._deliveries(model, None)
 
-    def _deliveries(self, model: str, *, pending_only: bool) -> list[Delivery]:
+    def _deliveries(self, model: str, status: str | None) -> list[Delivery]:
         where = f"{self._q('model')} = @model"
         params: dict[str, Any] = {"model": model}
-        if pending_only:
+        if status is not None:
             where += f" AND {self._q('status')} = @status"
-            params["status"] = "pending"
+            params["status"] = status
         rows = self._select(OUTBOX_TABLE, _DELIVERY_TYPES, where, params, ["window_end", "position", "created_at"])
         return [Delivery(**r) for r in rows]
 
@@ -167,7 +167,7 @@ class BigQueryAlertState:
             "claiming an alert outbox row"))
 
     def failed_deliveries(self, model: str) -> list[Delivery]:
-        return [d for d in self._deliveries(model, pending_only=False) if d.status == "failed"]
+        return self._deliveries(model, "failed")
 
     def requeue_failed(self, model: str, channel: str | None, now: datetime) -> int:
         q = self._q

@@ -96,22 +96,20 @@ class DuckDBAlertState:
             inserted += 1
         return inserted
 
-    def pending_deliveries(self, model: str) -> list[Delivery]:
+    def _deliveries(self, model: str, status: str | None) -> list[Delivery]:
         rows = self._run(
             f"SELECT {', '.join(_DELIVERY_COLS)} FROM driftline_alert_outbox "
-            "WHERE model = ? AND status = 'pending' ORDER BY window_end, position, created_at",
-            [model],
+            "WHERE model = ? AND (? IS NULL OR status = ?) ORDER BY window_end, position, created_at",
+            [model, status, status],
         )
         return [Delivery(*r) for r in rows]
 
+    def pending_deliveries(self, model: str) -> list[Delivery]:
+        return self._deliveries(model, "pending")
+
     def deliveries(self, model: str) -> list[Delivery]:
         """Every outbox row of a model, oldest first (for tests and the status page)."""
-        rows = self._run(
-            f"SELECT {', '.join(_DELIVERY_COLS)} FROM driftline_alert_outbox "
-            "WHERE model = ? ORDER BY window_end, position, created_at",
-            [model],
-        )
-        return [Delivery(*r) for r in rows]
+        return self._deliveries(model, None)
 
     def update_delivery(self, row: Delivery) -> None:
         self._run(
@@ -128,7 +126,7 @@ class DuckDBAlertState:
         return bool(changed and changed[0][0])
 
     def failed_deliveries(self, model: str) -> list[Delivery]:
-        return [d for d in self.deliveries(model) if d.status == "failed"]
+        return self._deliveries(model, "failed")
 
     def requeue_failed(self, model: str, channel: str | None, now: datetime) -> int:
         changed = self._run(

@@ -14,19 +14,8 @@ from monitor.demo import simulate
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.labels import rescore_changed, window_source
 from monitor.pipeline.run import run_window
-from monitor.sql.queries import Query
-from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import START, write_config
-
-
-class RecordingDuckDB(DuckDBStore):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[Query] = []
-
-    def query(self, q: Query) -> list[dict[str, Any]]:
-        self.sent.append(q)
-        return super().query(q)
+from tests.monitor.stores.recording import RecordingDuckDB
 
 
 def _setup(tmp_path: Path) -> tuple[Any, RecordingDuckDB, Any]:

@@ -18,24 +18,13 @@ from monitor.config import ModelConfig, load_model_config
 from monitor.pipeline.profiles import EPOCH, window_profile
 from monitor.schema.profile import Spec
 from monitor.sql import profiler as profiling
-from monitor.sql.queries import Query, Source
+from monitor.sql.queries import Source
 from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import write_config
 from tests.monitor.sql.test_profiler import T0, _frame
+from tests.monitor.stores.recording import RecordingDuckDB
 
 COLS = [("x", "numerical", "x"), ("y", "numerical", "y"), ("k", "numerical", "k"), ("c", "categorical", "c")]
-
-
-class RecordingDuckDB(DuckDBStore):
-    """The DuckDB store, keeping every query it runs."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[Query] = []
-
-    def query(self, q: Query) -> list[dict[str, Any]]:
-        self.sent.append(q)
-        return super().query(q)
 
 
 def scanned_buckets(store: Any) -> list[list[int]]:
