@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -196,11 +196,7 @@ class SlackNotifier:
             status = exc.response.status_code
             error = exc.response.get("error", "") if isinstance(exc.response.data, dict) else ""
             self._fail(status, str(error or exc.response.data)[:200])
-        except (SlackClientError, OSError) as exc:
-            raise NotifierRetryable(
-                f"slack: {type(exc).__name__}: {self._redact(str(exc))[:200]}"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - a malformed reply (bad JSON, header) is Slack's, not the run's
+        except Exception as exc:  # noqa: BLE001 - the transport, or a malformed reply (bad JSON, header): Slack's, not the run's
             raise NotifierRetryable(f"slack: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
 
     def _fail(self, status: int, error: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -88,11 +88,9 @@ class SmsNotifier:
             if exc.status == 429 or exc.status >= 500:
                 raise NotifierRetryable(detail) from None
             raise NotifierRejected(detail) from None
-        except (TwilioException, OSError) as exc:
-            raise NotifierRetryable(f"twilio: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
         except json.JSONDecodeError:
             # The client checks the status before it parses the body: a body that is not JSON came with a
             # 2xx, so Twilio accepted the message. Sending it again would page the recipient twice.
             log.warning("twilio accepted the SMS to %s but its reply was not JSON", mask_phone(self._to))
-        except Exception as exc:  # noqa: BLE001 - anything else is this channel's, never the run's
+        except Exception as exc:  # noqa: BLE001 - the transport or anything else: this channel's, never the run's
             raise NotifierRetryable(f"twilio: {type(exc).__name__}: {self._redact(str(exc))[:200]}") from None

@@ -158,7 +158,6 @@ def failure_alert(cfg: ModelConfig, failed: RunFailure, at: datetime | None = No
     from alerts.channels import build_notifiers
     from alerts.engine import expand_channels, notify_message
     from monitor.config.alerts import SeverityChannels
-    from monitor.errors import NotifierError
 
     if not cfg.alerts.enabled:
         return
@@ -184,7 +183,7 @@ def failure_alert(cfg: ModelConfig, failed: RunFailure, at: datetime | None = No
     for name in channels:
         try:
             notifiers[name].send(message)
-        except (NotifierError, Exception):  # noqa: BLE001 - one channel's trouble must not hide the failure
+        except Exception:  # noqa: BLE001 - one channel's trouble must not hide the failure
             continue
 
 
