@@ -7,6 +7,17 @@ from typing import Any
 from monitor.sql.queries import Dialect, Query, Source, _column, relation
 
 
+def label_code(d: Dialect, e: str) -> str:
+    """The label as an integer class however it is encoded: 1/0, 1.0/0.0, '1'/'0', 'true'/'false' (any case,
+    padded) or a boolean column. The profile's label_expr maps the same forms to the same codes, so label
+    drift and performance read one label. A value that is none of these nor an integer is NULL (counted as
+    unlabelled) instead of a cast error that would stop the run."""
+    text = f"LOWER(TRIM(CAST({e} AS {d.string})))"
+    cast = "TRY_CAST" if d.name == "duckdb" else "SAFE_CAST"
+    return (f"(CASE WHEN {text} IN ('1', '1.0', 'true') THEN 1 WHEN {text} IN ('0', '0.0', 'false') THEN 0 "
+            f"ELSE {cast}({text} AS {d.integer}) END)")
+
+
 def performance_query(d: Dialect, src: Source, probability: str, label: str | None, *, threshold: float,
                       bins: int, positive_class: int, served: str | None = None, group: str | None = None) -> Query:
     """Per probability bin: counts split at the threshold, labelled positives/negatives, Brier sums.
@@ -20,7 +31,7 @@ def performance_query(d: Dialect, src: Source, probability: str, label: str | No
     params: dict[str, Any] = {"thr": threshold, "bins": bins, "pos": positive_class}
     rel = relation(d, src, params)
     p = f"CAST({_column(d, probability)} AS {d.double})"
-    y = "NULL" if label is None else f"CAST({_column(d, label)} AS {d.integer})"
+    y = "NULL" if label is None else label_code(d, _column(d, label))
     thr, pos = d.p("thr"), d.p("pos")
     up = f"{p} >= {thr}"
     sp = up if served is None else f"COALESCE(CAST({_column(d, served)} AS {d.integer}) = {pos}, {up})"
