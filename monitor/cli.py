@@ -10,8 +10,9 @@ import contextlib
 import getpass
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,8 +50,20 @@ def _failed(summaries: Sequence[RunSummary], fail_on: str | None) -> int:
 
 
 def _quiet_stdout(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
-    # With --json, stdout carries only the JSON: console alerts and progress go to stderr.
-    return contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
+    # With --json, stdout carries only the JSON: console alerts and progress go to stderr. With --quiet
+    # (and no --json) the console channel is silenced too, as the flag promises: a cron job that asked for
+    # silence reads the exit code (--fail-on) and the run page; the alert's other channels still send.
+    if getattr(args, "json", False):
+        return contextlib.redirect_stdout(sys.stderr)
+    if getattr(args, "quiet", False):
+        return _discarded_stdout()
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _discarded_stdout() -> Iterator[None]:
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
 
 
 def _configs(args: argparse.Namespace) -> dict[str, ModelConfig]:
@@ -261,7 +274,7 @@ def parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"driftline {_version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each step does (to stderr)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and --json output")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and --json output (console alerts included; other channels still send)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp: argparse.ArgumentParser) -> None:

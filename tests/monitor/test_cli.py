@@ -309,3 +309,20 @@ def test_check_passes_the_demo_config_and_names_three_problems_of_a_broken_one(t
     run = _driftline("run", "--config-dir", str(broken), "--at", "2026-11-17T00:00Z", cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "wheel-assembly: run failed in check: ConfigError: wheel-assembly: features.5 (fz_maen)" in run.stderr
+
+
+def test_quiet_silences_the_console_alert_channel(tmp_path: Path) -> None:
+    write_config(tmp_path, report="{evidently: false}", window="{length: 24h, min_rows: 200, expected_rows: 500}")
+    store = DuckDBStore(tmp_path / "driftline.duckdb")
+    store.insert_frame("reference_wheel_assembly", simulate.reference(3000))
+    logs, _ = simulate.traffic(7, 500, START, scenario="new_tire_batch")
+    store.insert_frame("predictions", logs)
+    store.close()
+    quiet = _driftline("run", "--config-dir", str(tmp_path), "--at", "2026-11-21T00:00Z", "-q", "--json",
+                       cwd=tmp_path)
+    assert json.loads(quiet.stdout)[0]["alerts"]  # an alert was raised (and its console line went to stderr)
+    assert "[CRITICAL]" in quiet.stderr or "[WARNING]" in quiet.stderr
+    # A new alert, --quiet without --json: nothing at all on stdout, the console channel included.
+    silent = _driftline("run", "--config-dir", str(tmp_path), "--at", "2026-11-22T00:00Z", "-q", cwd=tmp_path)
+    assert silent.returncode == 0, silent.stderr
+    assert silent.stdout == "" and "[CRITICAL]" not in silent.stderr and "[WARNING]" not in silent.stderr
