@@ -55,10 +55,8 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "ConfigError" in out.stderr and "features" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.fixture(scope="module")
-def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A config folder with a week of new-tire-batch traffic, backfilled once with --json."""
-    directory = tmp_path_factory.mktemp("week")
+def _logged_week(directory: Path) -> Path:
+    """A config folder holding a reference and a week of new-tire-batch traffic, not yet run."""
     # 500 rows a day is this week's normal volume: a volume failure would (rightly) inhibit the drift alerts
     write_config(directory, report="{evidently: false}", window="{length: 24h, min_rows: 200, expected_rows: 500}")
     store = DuckDBStore(directory / "driftline.duckdb")
@@ -66,6 +64,13 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
     logs, _ = simulate.traffic(7, 500, START, scenario="new_tire_batch")
     store.insert_frame("predictions", logs)
     store.close()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A config folder with a week of new-tire-batch traffic, backfilled once with --json."""
+    directory = _logged_week(tmp_path_factory.mktemp("week"))
     out = _driftline("backfill", "--config-dir", str(directory), "--from", "2026-11-16T00:00Z",
                      "--to", "2026-11-23T00:00Z", "--json", "--notify", cwd=directory)
     return directory, out
@@ -312,12 +317,7 @@ def test_check_passes_the_demo_config_and_names_three_problems_of_a_broken_one(t
 
 
 def test_quiet_silences_the_console_alert_channel(tmp_path: Path) -> None:
-    write_config(tmp_path, report="{evidently: false}", window="{length: 24h, min_rows: 200, expected_rows: 500}")
-    store = DuckDBStore(tmp_path / "driftline.duckdb")
-    store.insert_frame("reference_wheel_assembly", simulate.reference(3000))
-    logs, _ = simulate.traffic(7, 500, START, scenario="new_tire_batch")
-    store.insert_frame("predictions", logs)
-    store.close()
+    _logged_week(tmp_path)
     quiet = _driftline("run", "--config-dir", str(tmp_path), "--at", "2026-11-21T00:00Z", "-q", "--json",
                        cwd=tmp_path)
     assert json.loads(quiet.stdout)[0]["alerts"]  # an alert was raised (and its console line went to stderr)
