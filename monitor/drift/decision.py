@@ -331,7 +331,8 @@ def decide(
                                               and pend.spread.p_value / pend.weights["spread"] <= level
                                               and pend.location_p / pend.weights["location"] > level))
         for r in pend.rate_tests:
-            extra.update({f"{r.test}_change": r.change, f"{r.test}_floor": r.floor, f"{r.test}_p": r.p_value})
+            extra.update({f"{r.test}_change": r.change, f"{r.test}_floor": r.floor, f"{r.test}_p": r.p_value,
+                          f"{r.test}_p_floor": r.p_floor})
             if r.cell:
                 extra[f"{r.test}_cell"] = r.cell
         mdc: dict[str, float] = {}
