@@ -218,3 +218,21 @@ def test_minimum_detectable_change_shrinks_with_the_window() -> None:
     large = decide([DecisionInput("x", "numerical", spec, ref, prof(20_000))])[0]
     assert small.min_detectable["location"] > 2 * large.min_detectable["location"] > 2 * 0.055
     assert (small.min_detectable_text or "").startswith("at 300 rows this window can only see a location shift of ≥ ")
+
+
+@pytest.mark.parametrize("n_win", [500, 5000])
+def test_a_change_at_the_minimum_detectable_change_is_flagged_about_half_the_time(n_win: int) -> None:
+    # the page's number is the rule's: a rare flag (3%) raised by its quoted minimum detectable change
+    spec, ref = _binary(20_000, 0.03)
+    _, quiet = _binary(n_win, 0.03)
+    mdc = decide([DecisionInput("flag", "categorical", spec, ref, quiet)])[0].min_detectable["shares"]
+    rng = np.random.default_rng(4)
+    hits = 0
+    for _ in range(200):
+        yes_r, yes_w = int(rng.binomial(20_000, 0.03)), int(rng.binomial(n_win, 0.03 + mdc))
+        r = CategoricalProfile(name="flag", count=20_000, nulls=0, categories=spec.top, counts=(20_000 - yes_r, yes_r),
+                               other=0, unseen=0)
+        w = CategoricalProfile(name="flag", count=n_win, nulls=0, categories=spec.top, counts=(n_win - yes_w, yes_w),
+                               other=0, unseen=0)
+        hits += decide([DecisionInput("flag", "categorical", spec, r, w)])[0].drifted
+    assert 0.3 <= hits / 200 <= 0.7, (mdc, hits)
