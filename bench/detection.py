@@ -44,6 +44,7 @@ from bench.detection_data import (
 )
 from monitor.drift.decision import DecisionInput, decide
 from monitor.drift.multivariate import domain_classifier
+from monitor.drift.rates import RateFloors
 from tests.oracle.profile_frame import build_specs, profile_frame
 
 LEVELS = (0.01, 0.02, 0.05)  # run-level BH budgets at which Driftline's verdicts are summarised
@@ -59,13 +60,16 @@ def bh_adjusted(p: list[float]) -> np.ndarray:
     return out
 
 
-def driftline(specs: dict, ref_prof, prof, mv_test, seed: int, before: bool) -> dict[str, float]:
+def driftline(specs: dict, ref_prof, prof, mv_test, seed: int, before: bool,
+              floor_alpha: float | None = None) -> dict[str, float]:
     """Per column, the smallest run-level budget at which Driftline flags it (BH-adjusted p-value).
 
-    ``before``: the rule before issue 17 (distance and spread only: every column 'continuous')."""
+    ``before``: the rule before issue 17 (distance and spread only: every column 'continuous');
+    ``floor_alpha``: the rate tests' gate (section 2d of docs/drift-decisions.md), None: the default."""
+    floors = RateFloors() if floor_alpha is None else RateFloors(floor_alpha=floor_alpha)
     items: list = [
         DecisionInput(name, kind, specs[name], ref_prof.features[name], prof.features[name],  # type: ignore[arg-type]
-                      column_kind="continuous" if before else None)
+                      column_kind="continuous" if before else None, rate_floors=floors)
         for name, kind in FEATURES
     ]
     if mv_test is not None:
@@ -157,7 +161,7 @@ def replicate(args: tuple[int, str, dict]) -> list[tuple[str, int, str, bool, bo
             before = what == "power" and (not sc.new or r < cfg["main_reps"])
             rules = (("driftline", False), ("driftline before", True)) if before else (("driftline", False),)
             for method, before in rules:
-                q = driftline(specs, ref_prof, prof, mv, seed, before)
+                q = driftline(specs, ref_prof, prof, mv, seed, before, cfg.get("floor_alpha"))
                 any_q = min(q.values()) if q else 1.0
                 for level in LEVELS if not before else LEVELS[:1]:
                     out.append((f"{method} @{level:g}", n, sc.name, any_q <= level, q.get(target, 1.0) <= level))
@@ -261,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--p-replicates", type=int, default=100, help="runs of per-column p < 0.05")
     parser.add_argument("--null-start", type=int, default=0, help="first no-change replicate (to split a run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--floor-alpha", type=float, help="the rate tests' gate (default: the config default)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--nannyml-rows", type=Path, help="rows written by bench/detection_nannyml.py, merged")
@@ -272,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         a.main_replicates, a.below_replicates, a.p_replicates = 4, 4, 4
     cfg = {"seed": a.seed, "sizes": a.sizes, "null_reps": a.replicates, "power_reps": a.power_replicates,
            "main_reps": a.main_replicates, "below_reps": a.below_replicates, "mv_reps": a.mv_replicates,
-           "ev_reps": a.evidently_replicates, "p_reps": a.p_replicates, "null_start": a.null_start}
+           "ev_reps": a.evidently_replicates, "p_reps": a.p_replicates, "null_start": a.null_start,
+           "floor_alpha": a.floor_alpha}
     tasks = _tasks(cfg)
     total = len(tasks)
     start = time.perf_counter()

@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--only-new", action="store_true", help="only no-change and issue 17's new kinds of change")
+    ap.add_argument("--start", type=int, default=0, help="first replicate (to add replicates to an earlier run)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     cfg = {"seed": a.seed, "sizes": a.sizes, "null_reps": a.replicates, "power_reps": a.power_replicates,
@@ -91,11 +92,11 @@ def main() -> None:
     start, rows = time.perf_counter(), []
     total = max(a.replicates, a.power_replicates)
     with mp.get_context("spawn").Pool(a.workers) as pool:
-        for i, part in enumerate(pool.imap_unordered(replicate, [(r, cfg) for r in range(total)])):
+        for i, part in enumerate(pool.imap_unordered(replicate, [(r, cfg) for r in range(a.start, total)])):
             rows.extend(part)
             a.out.write_text(json.dumps({"config": cfg, "rows": rows, "done": i + 1,
                                          "seconds": time.perf_counter() - start}))
-            print(f"  {i + 1}/{total} replicates, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {i + 1}/{total - a.start} replicates, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

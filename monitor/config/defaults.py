@@ -12,6 +12,9 @@ PROFILE_BUCKET = "1h"
 LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
 # drift:
 FDR = 0.01  # Benjamini-Hochberg level across one run's tests: the false-alarm budget
+# data quality (monitor/quality.py): each rule's level, apart from the drift budget so either moves alone;
+# 1%, as drift: a data-quality problem pages someone too.
+QUALITY_ALPHA = 0.01
 DRIFT_SHARE = 0.5  # dataset drift when at least this share of the features drifts
 STATISTIC = {"numerical": "wasserstein", "categorical": "jensenshannon"}
 # The spread test's floor, on |log(dispersion ratio)|: 0.025 is about a 1.03x scale change once binned.
@@ -28,9 +31,19 @@ RATE_POINTS = 0.025
 RATE_RELATIVE = 0.10
 RATE_MINIMUM = 0.002
 NEW_VALUES_SHARE = 0.005  # values the reference never had: more than 0.5% of the rows is a change
-# A count's rate (its mean): 5% relative. For a Poisson rate of 3 that is 0.09 std, next to the 0.055 std
-# location floor; a 13% move of a count's rate is a change a person would call real.
-MEAN_RELATIVE = 0.05
+# A count's rate (its mean): 3% relative. For a Poisson rate of 3 that is 0.052 std, the size of the
+# 0.055 std location floor (so the rate and the location speak of the same change); a 7% move of a count's
+# rate (orders per session, items per basket) is a change a person would call real.
+MEAN_RELATIVE = 0.03
+# A zero share's absolute floor: 1 point, not RATE_POINTS. A numerical column's share of exact zeros moving
+# is most often a pipeline fault (a default filled in for a missing value, a join that stopped matching),
+# which a person wants to hear of at a point, where a category's share drifting 2 points is ordinary noise.
+ZEROS_POINTS = 0.01
+# The rate tests (shares, zeros, a count's rate) are intersection-union tests: significant against no change
+# at the run's budget (BH) AND beyond the floor at FLOOR_ALPHA, i.e. 98% sure the change exceeds its floor.
+# A change exactly on its floor is flagged at most 2% of the time; 0.02 keeps issue 5's below-floor change
+# (a 60% category losing 2 points against its 2.5-point floor) at <= 1% of runs at 2,000-50,000 rows.
+FLOOR_ALPHA = 0.02
 ZERO_INFLATED_SHARE = 0.10  # a numerical column with at least this share of exact zeros gets the zero-share test
 MIN_EXPECTED = 10  # a share is tested on its own when the window should hold >= 10 of it (normal regime)
 # How a column's share of the run's level is split between its tests (weighted Bonferroni), per kind:

@@ -250,8 +250,14 @@ class DriftConfig(Strict):
     rate_relative: float = Field(default=defaults.RATE_RELATIVE, gt=0, lt=10)
     mean_relative: float = Field(default=defaults.MEAN_RELATIVE, gt=0, lt=10)
     new_values_share: float = Field(default=defaults.NEW_VALUES_SHARE, gt=0, lt=1)
+    zeros_points: float = Field(default=defaults.ZEROS_POINTS, gt=0, lt=1)  # a zero share's absolute floor
+    floor_alpha: float = Field(default=defaults.FLOOR_ALPHA, gt=0, lt=1)  # rate tests: how sure beyond the floor
     bins: int = Field(default=BINS, ge=4, le=200)
     top_k: int = Field(default=TOP_K, ge=1, le=200)
+
+
+class QualityConfig(Strict):
+    alpha: float = Field(default=defaults.QUALITY_ALPHA, gt=0, lt=0.5)  # each data-quality rule's level
 
 
 class ReportConfig(Strict):
@@ -305,6 +311,7 @@ class ModelConfig(Strict):
     reference: ReferenceConfig = ReferenceConfig()
     window: WindowConfig = WindowConfig()
     drift: DriftConfig = DriftConfig()
+    quality: QualityConfig = QualityConfig()
     report: ReportConfig = ReportConfig()
     performance: PerformanceConfig = PerformanceConfig()
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -17,7 +17,9 @@ For each column (feature, prediction, label) of a run:
    quantiles); this ratio sees it alike on every shape, and a small location shift hardly
    moves it. The column's p-value
    is the weighted Bonferroni of the two, ``min(1, p_loc / 0.8, p_spread / 0.2)``, so the run's
-   family keeps one member per column.
+   family keeps one member per column. Rates, shares, zero shares and a count's mean add their own
+   tests (monitor/drift/rates.py), intersection-union tests: significant against no change at the
+   run's budget and beyond their floor at ``floor_alpha`` (docs/drift-decisions.md, section 2d).
 3. Benjamini-Hochberg at level ``fdr`` across every decided column of the run. Under no
    change BH's false discovery rate equals its family-wise error rate, so ``fdr`` bounds the
    share of runs with any false alarm (default 1%).
@@ -108,7 +110,7 @@ class Decision:
     statistic: str
     value: float | None
     threshold: float  # the value above which this column is flagged at this size (the floor if undecided)
-    p_value: float | None  # against "the change is at most the floor"
+    p_value: float | None  # the column's tests combined (distance, spread: against the floor; rates: 2d)
     drifted: bool
     status: Status
     floor: float
@@ -331,7 +333,8 @@ def decide(
                                               and pend.spread.p_value / pend.weights["spread"] <= level
                                               and pend.location_p / pend.weights["location"] > level))
         for r in pend.rate_tests:
-            extra.update({f"{r.test}_change": r.change, f"{r.test}_floor": r.floor, f"{r.test}_p": r.p_value})
+            extra.update({f"{r.test}_change": r.change, f"{r.test}_floor": r.floor, f"{r.test}_p": r.p_value,
+                          f"{r.test}_p_floor": r.p_floor})
             if r.cell:
                 extra[f"{r.test}_cell"] = r.cell
         mdc: dict[str, float] = {}

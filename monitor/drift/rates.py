@@ -10,13 +10,17 @@ A column's *kind* says which floors speak its language (docs/drift-decisions.md,
     categorical          every category's share (the largest change decides) and the share of new values
 
 The kind is inferred from the reference profile (``infer_kind``) unless the config names it.
-Every test here is against its floor (H0: the change is at most the floor), on closed forms, so a
-run of many columns stays fast:
+Each test is an **intersection-union test** (Berger 1982) of two closed forms, so a run of many columns
+stays fast: it flags when the change is significant against *no change* at the run's budget (the p-value
+that joins the run's Benjamini-Hochberg family) **and** beyond its floor at ``floor_alpha`` (H0: the change
+is at most the floor). So a run with no change false-alarms at most at its budget, and a change exactly on
+its floor is flagged at most ``floor_alpha`` of the time (docs/drift-decisions.md, section 2d):
 
 * shares: the Miettinen-Nurminen score test of two independent proportions with a margin
   (statsmodels' ``score_test_proportions_2indep(compare='diff', value=floor)``), vectorised over the
   cells of a column; both boundaries of ``|q - p| <= floor``; Bonferroni over the tested cells.
-* a count's rate: a z-test of ``log(mean_window / mean_reference)`` against ``log(1 + floor)`` with
+  Against no change: the same score test at a margin of 0 (the pooled two-proportion test).
+* a count's rate: a z-test of ``log(mean_window / mean_reference)`` against ``log(1 + floor)`` (and 0) with
   each side's own variance (Poisson rows give statsmodels' ``test_poisson_2indep(method='wald-log')``).
 """
 
@@ -45,6 +49,13 @@ class RateFloors:
     minimum: float = defaults.RATE_MINIMUM
     new_values: float = defaults.NEW_VALUES_SHARE
     mean_relative: float = defaults.MEAN_RELATIVE
+    zeros_points: float = defaults.ZEROS_POINTS
+    floor_alpha: float = defaults.FLOOR_ALPHA  # how sure the change must be beyond its floor (the IUT's gate)
+
+    def zero_share(self, p: np.ndarray) -> np.ndarray:
+        """The floor of a zero share p: as ``share`` with ``zeros_points`` for the absolute floor."""
+        p = np.asarray(p, dtype=float)
+        return np.maximum(self.minimum, np.minimum(self.zeros_points, self.relative * np.minimum(p, 1.0 - p)))
 
     def share(self, p: np.ndarray) -> np.ndarray:
         """The floor of a share p: the smaller of the absolute and relative floors, never below minimum."""
@@ -105,12 +116,29 @@ def share_p_values(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float, floor: 
     return np.minimum(1.0, near + far)
 
 
+def change_p_values(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float) -> np.ndarray:
+    """Per cell, the two-sided p-value of H0: q = p (no change): the score test at a margin of 0 (the
+    pooled two-proportion z), each side guarded by the exact binomial tail (the reference taken as known)
+    for a cell of a dozen rows, as ``share_p_values``."""
+    p = cr / nr
+    zero = np.zeros_like(np.asarray(cw, dtype=float))
+    up = np.maximum(score_larger(cw, nw, cr, nr, zero), sps.binom.sf(cw - 1, nw, p))
+    down = np.maximum(score_larger(nw - cw, nw, nr - cr, nr, zero), sps.binom.cdf(cw, nw, p))
+    return np.minimum(1.0, 2 * np.minimum(up, down))
+
+
+def iut(p_change: np.ndarray, p_floor: np.ndarray, floor_alpha: float) -> np.ndarray:
+    """The intersection-union test's p-value: ``p_change`` where the change is beyond its floor at
+    ``floor_alpha``, else 1. It is never below ``p_change``, so it is valid against no change."""
+    return np.where(np.asarray(p_floor) <= floor_alpha, p_change, 1.0)
+
+
 @dataclass(frozen=True)
 class RateResult:
     """One rate test of a column: what moved, by how much, against which floor, and its p-value."""
 
     test: str  # shares | zeros | rate
-    p_value: float
+    p_value: float  # the intersection-union test's: against no change, 1 unless beyond the floor at floor_alpha
     change: float  # the largest share change (points as a fraction), the zero-share change, or the rate's ratio - 1
     floor: float  # in the same units, for the cell that decided
     cell: str = ""  # the category whose share moved most (shares)
@@ -120,6 +148,8 @@ class RateResult:
     mdc_cell: str = ""
     se_new: float = 0.0  # shares: of a new-values share at its floor
     floor_new: float = 0.0
+    p_floor: float = 1.0  # the deciding cell's test against its floor (H0: the change is at most the floor)
+    floor_alpha: float = defaults.FLOOR_ALPHA
 
 
 def shares_test(ref: np.ndarray, cur: np.ndarray, names: list[str], floors: RateFloors) -> RateResult | None:
@@ -136,8 +166,9 @@ def shares_test(ref: np.ndarray, cur: np.ndarray, names: list[str], floors: Rate
     tested = nw * np.minimum(p, 1 - p) >= defaults.MIN_EXPECTED
     tested[-1] = True
     idx = np.nonzero(tested)[0]
-    pv = share_p_values(cur[idx], nw, ref[idx], nr, floor[idx])
-    k = int(np.argmin(pv))
+    pf = share_p_values(cur[idx], nw, ref[idx], nr, floor[idx])
+    pv = iut(change_p_values(cur[idx], nw, ref[idx], nr), pf, floors.floor_alpha)
+    k = int(np.lexsort((pf, pv))[0])  # the most significant cell; among cells of p = 1, the nearest past its floor
     i = int(idx[k])
     best = float(pv[k])
     levels = int(sum(pr > 0 for pr in p[:-1]))
@@ -151,18 +182,22 @@ def shares_test(ref: np.ndarray, cur: np.ndarray, names: list[str], floors: Rate
     f_new = floors.new_values
     return RateResult("shares", float(min(1.0, m * best)), float(cur[i] / nw - p[i]), float(floor[i]),
                       names[i], se, m, mdc_floor=float(floor[j]), mdc_cell=names[j],
-                      se_new=float(np.sqrt(f_new * (1 - f_new) / nw)), floor_new=f_new)
+                      se_new=float(np.sqrt(f_new * (1 - f_new) / nw)), floor_new=f_new,
+                      p_floor=float(min(1.0, pf[k])), floor_alpha=floors.floor_alpha)
 
 
 def zeros_test(ref: NumericProfile, cur: NumericProfile, floors: RateFloors) -> RateResult | None:
-    """The share of exact zeros against its floor (zero-inflated columns)."""
+    """The share of exact zeros against its floor (zero-inflated columns), ``zeros_points`` for its points."""
     if ref.zeros is None or cur.zeros is None or ref.valid <= 0 or cur.valid <= 0:
         return None
     nr, nw = float(ref.valid), float(cur.valid)
     p = ref.zeros / nr
-    f = float(floors.share(np.array([p]))[0])
-    pv = float(share_p_values(np.array([cur.zeros]), nw, np.array([ref.zeros]), nr, np.array([f]))[0])
-    return RateResult("zeros", pv, cur.zeros / nw - p, f, se=float(np.sqrt(p * (1 - p) * (1 / nw + 1 / nr))))
+    f = float(floors.zero_share(np.array([p]))[0])
+    cw, cr = np.array([float(cur.zeros)]), np.array([float(ref.zeros)])
+    pf = float(share_p_values(cw, nw, cr, nr, np.array([f]))[0])
+    pv = float(iut(change_p_values(cw, nw, cr, nr), np.array([pf]), floors.floor_alpha)[0])
+    return RateResult("zeros", pv, cur.zeros / nw - p, f, se=float(np.sqrt(p * (1 - p) * (1 / nw + 1 / nr))),
+                      p_floor=pf, floor_alpha=floors.floor_alpha)
 
 
 def rate_test(ref: NumericProfile, cur: NumericProfile, floors: RateFloors) -> RateResult | None:
@@ -178,19 +213,27 @@ def rate_test(ref: NumericProfile, cur: NumericProfile, floors: RateFloors) -> R
         p = 0.0
     else:
         p = float(sps.norm.sf((abs(d) - bound) / se) + sps.norm.sf((abs(d) + bound) / se))
+    # against no change: the same z at a bound of 0, two-sided
+    p0 = (1.0 if d == 0 else 0.0) if se <= 0 else float(2 * sps.norm.sf(abs(d) / se))
+    pv = float(iut(np.array([p0]), np.array([p]), floors.floor_alpha)[0])
     se_ref = float(np.sqrt(v_r + (ref.variance or 0.0) / (cur.valid * ref.mean**2)))  # the window at the reference's spread
-    return RateResult("rate", min(p, 1.0), float(np.expm1(d)), floors.mean_relative, se=se_ref)
+    return RateResult("rate", min(pv, 1.0), float(np.expm1(d)), floors.mean_relative, se=se_ref,
+                      p_floor=min(p, 1.0), floor_alpha=floors.floor_alpha)
 
 
 def detectable(test: RateResult, level: float) -> float:
     """The smallest change this test flags half the time at ``level`` (its share of the run's budget),
-    in the test's own units: floor + z * se, se at the reference's value."""
-    z = float(sps.norm.isf(max(level / max(test.cells, 1), 1e-300)))
+    in the test's own units, se at the reference's value: the larger of what the two halves of the
+    intersection-union test need, ``floor + z(floor_alpha) se`` and ``z(level / cells / 2) se``."""
+    z = float(sps.norm.isf(max(level / max(test.cells, 1) / 2, 1e-300)))
+    z_floor = float(sps.norm.isf(test.floor_alpha))
     if test.test == "rate":
-        return float(np.expm1(np.log1p(test.floor) + z * test.se))
-    return (test.floor if test.mdc_floor is None else test.mdc_floor) + z * test.se
+        return float(np.expm1(max(np.log1p(test.floor) + z_floor * test.se, z * test.se)))
+    floor = test.floor if test.mdc_floor is None else test.mdc_floor
+    return max(floor + z_floor * test.se, z * test.se)
 
 
 def detectable_new(test: RateResult, level: float) -> float:
-    """Shares: the smallest share of new values flagged half the time at ``level``."""
-    return test.floor_new + float(sps.norm.isf(max(level / max(test.cells, 1), 1e-300))) * test.se_new
+    """Shares: the smallest share of new values flagged half the time (a value the reference never had is
+    significant against no change from a handful of rows: the floor's half decides)."""
+    return test.floor_new + float(sps.norm.isf(test.floor_alpha)) * test.se_new

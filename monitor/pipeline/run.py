@@ -85,7 +85,7 @@ def rate_floors(cfg: ModelConfig, feature: FeatureConfig | None) -> RateFloors:
     own = (lambda k: getattr(feature, k) if feature is not None and getattr(feature, k) is not None
            else getattr(d, k))
     return RateFloors(points=own("rate_points"), relative=own("rate_relative"), mean_relative=own("mean_relative"),
-                      new_values=d.new_values_share)
+                      new_values=d.new_values_share, zeros_points=d.zeros_points, floor_alpha=d.floor_alpha)
 
 
 def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:
@@ -259,7 +259,7 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     summary.extra["drift_share_threshold"] = cfg.drift.drift_share
     summary.extra["predicted_class_drift"] = verdicts.get(profiling.PREDICTED_CLASS) and verdicts[
         profiling.PREDICTED_CLASS].model_dump()
-    quality = assess(ref.profile, window, alpha=cfg.drift.fdr,
+    quality = assess(ref.profile, window, alpha=cfg.quality.alpha,
                      window_columns={k: v for k, v in logged.items()
                                      if k not in (p.request_id, p.timestamp, p.model_column, p.version_column)}
                      or None,

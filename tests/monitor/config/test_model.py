@@ -28,6 +28,10 @@ def test_example_config_loads(cfg) -> None:  # type: ignore[no-untyped-def]
         ("drift: {spread_floor: -0.1}", "drift.spread_floor", "greater than or equal to 0"),
         ("drift: {rate_points: 0}", "drift.rate_points", "greater than 0"),
         ("drift: {rate_relative: -1}", "drift.rate_relative", "greater than 0"),
+        ("drift: {zeros_points: 0}", "drift.zeros_points", "greater than 0"),
+        ("drift: {floor_alpha: 1}", "drift.floor_alpha", "less than 1"),
+        ("quality: {alpha: 0.5}", "quality.alpha", "less than 0.5"),
+        ("quality: {level: 0.1}", "quality.level", "Extra inputs are not permitted"),
         ("performance: {floors: {recal_important: 0.1}}", "performance.floors.recal_important", "unknown metric"),
         ("performance: {floors: {accuracy: 1.5}}", "performance.floors", "absolute amount in [0, 1)"),
         ("performance: {fdr: 0.7}", "performance.fdr", "less than 0.5"),
@@ -76,6 +80,17 @@ def test_a_feature_states_its_own_kind_and_rate_floors(tmp_path: Path) -> None:
     f = next(f for f in cfg.features if f.name == "fx_mean")
     assert f.column_kind == "count" and rate_floors(cfg, f).mean_relative == 0.1
     assert rate_floors(cfg, f).points == cfg.drift.rate_points == 0.025
+
+
+def test_the_quality_level_and_the_drift_budget_move_apart(tmp_path: Path) -> None:
+    from monitor.pipeline.run import rate_floors
+
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + "\nquality: {alpha: 0.001}\n")
+    cfg = load_model_config(path)
+    assert cfg.quality.alpha == 0.001 and cfg.drift.fdr == 0.01
+    floors = rate_floors(cfg, None)  # the rate tests' zero-share floor and gate come from drift
+    assert (floors.zeros_points, floors.floor_alpha) == (cfg.drift.zeros_points, cfg.drift.floor_alpha) == (0.01, 0.02)
 
 
 def test_feature_expression_must_be_scalar(tmp_path: Path) -> None:
