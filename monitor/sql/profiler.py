@@ -29,7 +29,7 @@ from monitor.sql.queries import (
     quantiles_query,
     unseen_values_query,
 )
-from monitor.sql.samples import sample_query
+from monitor.sql.samples import CUT, sample_query
 
 PREDICTION = "__prediction"  # profile names of the prediction and the label columns
 PREDICTED_CLASS = "__predicted_class"
@@ -91,9 +91,16 @@ def profile(store: QueryRunner, src: Source, specs: Sequence[Spec]) -> WindowPro
 
 
 def sample(store: QueryRunner, src: Source, cols: Sequence[tuple[str, str]], key: str | None, n: int,
-           seed: str) -> pd.DataFrame:
-    """A bounded, uniform, deterministic sample (monitor.sql.samples) for the classifier and the report."""
-    return store.query_frame(sample_query(store.dialect, src, cols, key, n, seed))
+           seed: str, rows: int | None = None) -> pd.DataFrame:
+    """A bounded, uniform, deterministic sample (monitor.sql.samples) for the classifier and the report.
+
+    `rows`, the source's row count if known, lets DuckDB filter by a hash cut instead of sorting every row;
+    if fewer than n rows passed it (~1e-15, or rows added since the count), the draw is made without it."""
+    q = sample_query(store.dialect, src, cols, key, n, seed, rows)
+    frame = store.query_frame(q)
+    if CUT in q.params and len(frame) < n:
+        frame = store.query_frame(sample_query(store.dialect, src, cols, key, n, seed))
+    return frame
 
 
 def specs_to_json(specs: dict[str, Spec]) -> str:
