@@ -91,3 +91,6 @@ MAX_RUNS_OFFSET = 100_000
 DUCKDB_MEMORY_SHARE = 0.5
 DUCKDB_MIN_MEMORY_MB = 256  # never below this, however small the share
 DUCKDB_SPILL_SUFFIX = ".spill"
+# DuckDB's exact quantiles (the reference's bin edges) keep every value in memory and cannot spill: at most
+# this many values (rows x columns, ~16 MB of doubles) in one query; wider references take several queries.
+DUCKDB_QUANTILE_VALUES = 2_000_000
