@@ -309,8 +309,10 @@ def _line(m: dict[str, Any]) -> str:
     scan = m["scan"].get("seconds", float("nan"))
     rep = m["report"].get("seconds", float("nan"))
     scan = scan if "seconds" in m["scan"] else float("nan")
+    by_rss = run.get("rss_by_phase") or {}
+    top_rss = max(by_rss, key=lambda k: by_rss[k]["peak_mb"], default="?")
     return (f"{m['rows']:>10,} x {m['features']:>3}: process {run['process_seconds']:6.2f} s, run {r['seconds']:6.2f} s,"
-            f" CPU {run['cpu_seconds']:6.2f} s, peak {run['peak_rss_mb']:5.0f} MB; scan {scan:.3f} s; "
+            f" CPU {run['cpu_seconds']:6.2f} s, peak {run['peak_rss_mb']:5.0f} MB (in {top_rss}); scan {scan:.3f} s; "
             f"report (deferred) {rep:.2f} s; " + ", ".join(f"{k} {v['wall']:.2f}" for k, v in top))
 
 
