@@ -114,16 +114,56 @@ def _cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rss_by_phase() -> dict[str, dict[str, float]]:
+    """Peak and end RSS (MiB) of each phase of the runs in this process, filled in as they run.
+
+    Each phase mark (monitor.pipeline.failures.phase) reads VmHWM, the peak since the previous mark, and
+    resets it (Linux's /proc/self/clear_refs "5"), so every phase gets its own peak; VmRSS at the mark is
+    what the phase left resident (DuckDB's buffer cache, frames still referenced)."""
+    import monitor.pipeline.profiles
+    import monitor.pipeline.run
+    import monitor.pipeline.sampled  # noqa: F401  (imported so that their `phase` is the one patched)
+    from monitor.pipeline import failures
+
+    original, by_phase = failures.phase, {}
+
+    def marked(name: str) -> None:
+        current = failures._PHASE.get()
+        peak, now = _status_mb("VmHWM"), _status_mb("VmRSS")
+        seen = by_phase.setdefault(current, {"peak_mb": 0.0, "end_mb": 0.0})
+        seen["peak_mb"], seen["end_mb"] = max(seen["peak_mb"], peak), now
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+        original(name)
+
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__name__", "").startswith("monitor.") and getattr(mod, "phase", None) is original:
+            mod.phase = marked
+    return by_phase
+
+
 def child_cli(args: dict[str, Any]) -> dict[str, Any]:
-    """`driftline ARGV --json` in this fresh process: its summaries, CPU and peak RSS."""
+    """`driftline ARGV --json` in this fresh process: its summaries, CPU, peak RSS and RSS per phase."""
     from monitor.cli import main
 
+    before = _status_mb("VmHWM")  # the interpreter and the imports, before any query
+    by_phase = _rss_by_phase()
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(args["argv"])
     summaries = json.loads(out.getvalue() or "[]")
     failed = [line for line in err.getvalue().splitlines() if line.startswith("driftline:")]
-    return {"rc": rc, "failures": failed, "cpu_seconds": _cpu(), "peak_rss_mb": peak_mb(), "runs": [
+    # VmHWM was reset at each phase mark: the process's peak is the largest of the phases' and since the last
+    peak = max([before, peak_mb(), *(p["peak_mb"] for p in by_phase.values())])
+    return {"rc": rc, "failures": failed, "cpu_seconds": _cpu(), "peak_rss_mb": peak, "imports_rss_mb": before,
+            "rss_by_phase": by_phase, "runs": [
         {"rows": s["rows"], "seconds": s["extra"].get("seconds"), "phases": s["extra"].get("phases", {}),
          "drifted": [f["name"] for f in s["features"] if f["drifted"]], "dataset_drift": s["dataset_drift"],
          "multivariate_auc": (s.get("multivariate") or {}).get("auc"), "report_path": s["extra"].get("report_path")}
@@ -269,8 +309,10 @@ def _line(m: dict[str, Any]) -> str:
     scan = m["scan"].get("seconds", float("nan"))
     rep = m["report"].get("seconds", float("nan"))
     scan = scan if "seconds" in m["scan"] else float("nan")
+    by_rss = run.get("rss_by_phase") or {}
+    top_rss = max(by_rss, key=lambda k: by_rss[k]["peak_mb"], default="?")
     return (f"{m['rows']:>10,} x {m['features']:>3}: process {run['process_seconds']:6.2f} s, run {r['seconds']:6.2f} s,"
-            f" CPU {run['cpu_seconds']:6.2f} s, peak {run['peak_rss_mb']:5.0f} MB; scan {scan:.3f} s; "
+            f" CPU {run['cpu_seconds']:6.2f} s, peak {run['peak_rss_mb']:5.0f} MB (in {top_rss}); scan {scan:.3f} s; "
             f"report (deferred) {rep:.2f} s; " + ", ".join(f"{k} {v['wall']:.2f}" for k, v in top))
 
 

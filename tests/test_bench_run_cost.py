@@ -24,6 +24,10 @@ def test_run_cost_quick_measures_a_run_by_phase_and_a_backfill(tmp_path: Path) -
     assert summary["rows"] == 10_000
     assert {"reference", "profile", "samples", "classifier", "decide", "performance", "alerts"} <= set(
         summary["phases"])
+    # peak RSS per phase (VmHWM reset at each phase mark): the process's peak is at least each of them
+    phase_peaks = [p["peak_mb"] for p in run["rss_by_phase"].values()]
+    assert run["peak_rss_mb"] >= max(phase_peaks) > run["imports_rss_mb"]
+    assert {"profile", "samples", "performance"} <= set(run["rss_by_phase"])
     assert m["scan"]["seconds"] > 0
     assert result["backfill"]["windows"] == 2 and "error" not in result["backfill"]
     assert not (tmp_path / "work").exists()  # scratch files removed

@@ -55,13 +55,16 @@ def open_store(cfg: ModelConfig) -> Store:
     with _lock:
         if key not in _stores:
             if s.kind == "duckdb":
-                from monitor.config.defaults import DUCKDB_SPILL_SUFFIX
-                from monitor.stores.duckdb import DuckDBStore, default_memory_limit
+                from monitor.config.defaults import DUCKDB_SCAN_EXTRA_COLUMNS, DUCKDB_SPILL_SUFFIX
+                from monitor.stores.duckdb import DuckDBStore
 
                 path = cfg.resolve(s.path)
                 spill = cfg.resolve(s.temp_directory) if s.temp_directory else Path(f"{path}{DUCKDB_SPILL_SUFFIX}")
-                _stores[key] = DuckDBStore(path, memory_limit=s.memory_limit or default_memory_limit(),
-                                           temp_directory=spill)
+                # unset memory_limit: what the widest model of this file needs (monitor.stores.duckdb)
+                peers = [m for m in _known.values() if _store_key(m) == key]
+                widest = max(len(m.features) for m in [cfg, *peers])
+                _stores[key] = DuckDBStore(path, memory_limit=s.memory_limit, temp_directory=spill,
+                                           scan_columns=widest + DUCKDB_SCAN_EXTRA_COLUMNS)
             else:
                 try:
                     from monitor.stores.bigquery.store import BigQueryStore

@@ -98,9 +98,20 @@ OUTBOX_RETENTION = timedelta(days=30)  # delivered and failed outbox rows are pr
 # API (monitor/api/app.py): /runs pages through at most this many runs per model (each page reads
 # limit + offset rows per model, so an unbounded offset would be an unbounded scan, or an integer overflow).
 MAX_RUNS_OFFSET = 100_000
-# store (DuckDB): with no store.memory_limit, DuckDB may use this share of the machine's memory, or of the
-# container's (cgroup) limit when it has one; what outgrows it spills to store.temp_directory (default
-# <path>.spill) instead of failing with Out of Memory.
-DUCKDB_MEMORY_SHARE = 0.5
-DUCKDB_MIN_MEMORY_MB = 256  # never below this, however small the share
+# store (DuckDB): with no store.memory_limit, DuckDB's limit is what a run needs, not what the machine has.
+# DuckDB keeps every block it has read cached up to its limit, so a run process's peak RSS is about its
+# imports (~300 MB: pandas, pyarrow, scipy, scikit-learn) plus that limit: a limit of half the machine
+# (the default before) let a 1M-row run peak at 604 MB, a lean one keeps it under 500 MB (docs/scale.md).
+# What outgrows the limit (a label join's hash table, a sort) spills to store.temp_directory (default
+# <path>.spill) instead of failing. What cannot spill is a scan's own pins: one 256 KB block of each
+# column's data and of its validity mask in every thread, so the limit grows with the widest model's
+# columns and DuckDB's threads (200 features on 2 threads failed below 256 MB).
+DUCKDB_BASE_MEMORY_MB = 96  # joins, aggregates and cached blocks of a run
+DUCKDB_SCAN_MB_PER_COLUMN = 0.5  # per column a scan reads, per DuckDB thread
+DUCKDB_SCAN_EXTRA_COLUMNS = 8  # a model's columns beyond its features: prediction, class, label, id, ...
+DUCKDB_MEMORY_SHARE = 0.5  # never above this share of the machine's memory, or of the container's (cgroup)
+DUCKDB_MIN_MEMORY_MB = 64  # never below this
 DUCKDB_SPILL_SUFFIX = ".spill"
+# DuckDB's exact quantiles (the reference's bin edges) keep every value in memory and cannot spill: at most
+# this many values (rows x columns, ~16 MB of doubles) in one query; wider references take several queries.
+DUCKDB_QUANTILE_VALUES = 2_000_000

@@ -53,7 +53,7 @@ _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 class StoreConfig(Strict):
     kind: Literal["duckdb", "bigquery"] = "duckdb"
     path: str = "driftline.duckdb"  # duckdb; relative to the config file's folder
-    # Unset: defaults.DUCKDB_MEMORY_SHARE of the machine's or container's memory (monitor.stores.duckdb).
+    # Unset: what the widest model needs, within half the machine's or container's memory (defaults.py).
     memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB)$")
     temp_directory: str | None = None  # duckdb spill folder, relative to the config's folder; unset: <path>.spill
     project: str | None = None  # bigquery

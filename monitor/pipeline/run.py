@@ -209,7 +209,8 @@ def _run(cfg: ModelConfig, store: Store, start: datetime, end: datetime, run_id:
     phase("decide")
     # Samples only feed Evidently's visuals and the classifier: skip the two queries when neither runs.
     wanted = window.rows and (cfg.report.evidently or cfg.drift.multivariate)
-    cur_sample, ref_sample = (sampled.samples(cfg, store, src, run_id, logged, ref_cols) if wanted
+    cur_sample, ref_sample = (sampled.samples(cfg, store, src, run_id, logged, ref_cols,
+                                              (window.rows, ref.profile.rows)) if wanted
                               else (pd.DataFrame(), pd.DataFrame()))
     multi = sampled.multivariate(cfg, cur_sample, ref_sample, run_id)
     tests: list[DecisionInput | PrecomputedTest] = [*items]

@@ -26,8 +26,11 @@ def config_column(expr: str) -> bool:
 
 
 def samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: dict[str, str],
-             ref_cols: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bounded, uniform, deterministic samples of the window and the reference (for visuals and the classifier)."""
+            ref_cols: dict[str, str], rows: tuple[int, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bounded, uniform, deterministic samples of the window and the reference (for visuals and the classifier).
+
+    `rows`: the window's and the reference's row counts (their profiles'), so DuckDB filters by a hash cut
+    instead of sorting every row (monitor.sql.samples); the same rows are drawn either way."""
     phase("samples")
     feats = [(f.name, f.expr or f.column or f.name) for f in cfg.features]
     cur_feats = [(n, "NULL" if logged and e not in logged and config_column(e) else e) for n, e in feats]
@@ -42,12 +45,13 @@ def samples(cfg: ModelConfig, store: Store, src: Source, run_id: str, logged: di
     label_cols = [("label", "__label")] if src.labels_table else []
     # Each row's request id keys the window's draw; without one logged, its values do (monitor.sql.samples).
     cur = profiling.sample(store, src, cur_feats + extra + label_cols, key if not logged or key in logged else None,
-                           n, run_id)
+                           n, run_id, rows[0] if rows else None)
     ref_src = Source(table=store.table(cfg.reference_table))
     ref_label = [("label", cfg.labels.column)] if src.labels_table and cfg.labels else []
     # A reference's rows are keyed by their values, whatever ids it holds (copied logs repeat or lack
     # them); a draw per run, so one unlucky reference sample does not repeat in every run.
-    ref = profiling.sample(store, ref_src, feats + extra + ref_label, None, n, f"{run_id}:reference")
+    ref = profiling.sample(store, ref_src, feats + extra + ref_label, None, n, f"{run_id}:reference",
+                           rows[1] if rows else None)
     phase("decide")
     return cur, ref
 

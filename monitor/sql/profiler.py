@@ -6,10 +6,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, fields
+from typing import Any
 
 import pandas as pd
 
-from monitor.config import ModelConfig
+from monitor.config import ModelConfig, defaults
 from monitor.schema.profile import (
     CategoricalProfile,
     CategoricalSpec,
@@ -21,15 +22,17 @@ from monitor.schema.profile import (
 )
 from monitor.sql.base import QueryRunner
 from monitor.sql.queries import (
+    Query,
     Source,
     categories_query,
     numeric_spec,
     parse_profile,
     profile_query,
     quantiles_query,
+    relation,
     unseen_values_query,
 )
-from monitor.sql.samples import sample_query
+from monitor.sql.samples import CUT, sample_query
 
 PREDICTION = "__prediction"  # profile names of the prediction and the label columns
 PREDICTED_CLASS = "__predicted_class"
@@ -61,9 +64,9 @@ def build_specs(store: QueryRunner, src: Source, cols: Sequence[tuple[str, Kind,
     """Fix bin edges and category sets from the reference, in SQL."""
     numeric = {name: expr for name, kind, expr in cols if kind == "numerical"}
     specs: dict[str, Spec] = {}
-    if numeric:
-        row = store.query(quantiles_query(store.dialect, src, numeric, bins))[0]
-        for i, (name, expr) in enumerate(numeric.items()):
+    for part in _quantile_parts(store, src, numeric):
+        row = store.query(quantiles_query(store.dialect, src, part, bins))[0]
+        for i, (name, expr) in enumerate(part.items()):
             specs[name] = numeric_spec(name, expr, row[f"c{i}_min"], row[f"c{i}_max"], row[f"c{i}_q"])
     for name, kind, expr in cols:
         if kind == "categorical":
@@ -75,6 +78,23 @@ def build_specs(store: QueryRunner, src: Source, cols: Sequence[tuple[str, Kind,
     return {name: specs[name] for name, _, _ in cols}
 
 
+
+
+def _quantile_parts(store: QueryRunner, src: Source, numeric: dict[str, str]) -> list[dict[str, str]]:
+    """The numeric columns in groups small enough for DuckDB's exact quantiles, which hold every value of
+    every column of one query in memory and cannot spill (200 columns of a 50,000-row reference ran a
+    128 MB limit out of memory): at most defaults.DUCKDB_QUANTILE_VALUES values a query. The edges are
+    the same however the columns are grouped. BigQuery: one query (it bills the columns, not the queries)."""
+    if not numeric:
+        return []
+    names = list(numeric)
+    if store.dialect.name != "duckdb" or len(names) == 1:
+        return [numeric]
+    params: dict[str, Any] = {}
+    rows = int(store.query(Query(f"SELECT COUNT(*) AS n FROM ({relation(store.dialect, src, params)}) AS r",
+                                 params))[0]["n"])
+    per = max(1, defaults.DUCKDB_QUANTILE_VALUES // max(rows, 1))
+    return [{n: numeric[n] for n in names[i:i + per]} for i in range(0, len(names), per)]
 
 
 def profile(store: QueryRunner, src: Source, specs: Sequence[Spec]) -> WindowProfile:
@@ -91,9 +111,16 @@ def profile(store: QueryRunner, src: Source, specs: Sequence[Spec]) -> WindowPro
 
 
 def sample(store: QueryRunner, src: Source, cols: Sequence[tuple[str, str]], key: str | None, n: int,
-           seed: str) -> pd.DataFrame:
-    """A bounded, uniform, deterministic sample (monitor.sql.samples) for the classifier and the report."""
-    return store.query_frame(sample_query(store.dialect, src, cols, key, n, seed))
+           seed: str, rows: int | None = None) -> pd.DataFrame:
+    """A bounded, uniform, deterministic sample (monitor.sql.samples) for the classifier and the report.
+
+    `rows`, the source's row count if known, lets DuckDB filter by a hash cut instead of sorting every row;
+    if fewer than n rows passed it (~1e-15, or rows added since the count), the draw is made without it."""
+    q = sample_query(store.dialect, src, cols, key, n, seed, rows)
+    frame = store.query_frame(q)
+    if CUT in q.params and len(frame) < n:
+        frame = store.query_frame(sample_query(store.dialect, src, cols, key, n, seed))
+    return frame
 
 
 def specs_to_json(specs: dict[str, Spec]) -> str:

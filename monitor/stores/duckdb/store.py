@@ -12,7 +12,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from monitor.config.defaults import DUCKDB_MEMORY_SHARE, DUCKDB_MIN_MEMORY_MB
+from monitor.config.defaults import (
+    DUCKDB_BASE_MEMORY_MB,
+    DUCKDB_MEMORY_SHARE,
+    DUCKDB_MIN_MEMORY_MB,
+    DUCKDB_SCAN_MB_PER_COLUMN,
+)
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
 from monitor.sql.queries import DUCKDB, Query, check_identifier
 from monitor.stores.base import RunRecord
@@ -51,14 +56,20 @@ def machine_memory_bytes() -> int | None:
     return min(limit, physical) if limit else physical
 
 
-def default_memory_limit() -> str:
-    """defaults.DUCKDB_MEMORY_SHARE of machine_memory_bytes(), as DuckDB's memory_limit ('1234MB')."""
+def default_memory_limit(columns: int = 0, threads: int = 1) -> str:
+    """DuckDB's memory_limit ('1234MB') for scans of up to `columns` columns on `threads` threads: what a run
+    needs (defaults.DUCKDB_BASE_MEMORY_MB, plus DUCKDB_SCAN_MB_PER_COLUMN a column a thread), at most
+    DUCKDB_MEMORY_SHARE of machine_memory_bytes() and at least DUCKDB_MIN_MEMORY_MB (defaults.py says why)."""
+    need = DUCKDB_BASE_MEMORY_MB + max(columns, 0) * max(threads, 1) * DUCKDB_SCAN_MB_PER_COLUMN
     total = machine_memory_bytes()
-    mb = int(total * DUCKDB_MEMORY_SHARE / 2**20) if total else DUCKDB_MIN_MEMORY_MB
-    return f"{max(mb, DUCKDB_MIN_MEMORY_MB)}MB"
+    ceiling = total * DUCKDB_MEMORY_SHARE / 2**20 if total else need
+    return f"{int(max(DUCKDB_MIN_MEMORY_MB, min(need, ceiling)))}MB"
 
 
 def _translate(exc: Exception, what: str) -> StoreError:
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return StoreError(f"{what}: {str(exc).splitlines()[0]}. DuckDB ran out of its memory limit (what "
+                          "cannot spill to store.temp_directory): set store.memory_limit higher, e.g. 1GB.")
     if isinstance(exc, duckdb.CatalogException) and "Table" in str(exc):
         return TableNotFound(f"{what}: {exc}. Check the table names in the config, or run `driftline ingest`.")
     if isinstance(exc, duckdb.IOException):
@@ -72,10 +83,16 @@ class DuckDBStore:
     dialect = DUCKDB
 
     def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None,
-                 temp_directory: str | Path | None = None) -> None:
+                 temp_directory: str | Path | None = None, scan_columns: int | None = None) -> None:
+        """memory_limit None: DuckDB's own default, or with `scan_columns` (the widest model's columns)
+        default_memory_limit() for them on this connection's threads."""
         self.path = str(path)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
+            if not memory_limit and scan_columns is not None:
+                row = self._con.execute("SELECT current_setting('threads')").fetchone()
+                memory_limit = default_memory_limit(scan_columns, int(row[0]) if row else 1)
+            self.memory_limit = memory_limit
             if memory_limit:
                 self._con.execute(f"SET memory_limit = '{memory_limit}'")  # validated by StoreConfig
             if temp_directory:

@@ -16,7 +16,7 @@ from monitor.api import wiring as service
 from monitor.api.app import create_app
 from monitor.config import Settings, load_model_config
 from monitor.demo import simulate
-from monitor.stores.duckdb import DuckDBStore, default_memory_limit, machine_memory_bytes
+from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import START, write_config
 from tests.monitor.api.test_app import _free_port, serve
 
@@ -84,9 +84,3 @@ def test_healthz_answers_while_the_thread_pool_is_full_of_waiting_runs(api: tupl
         elapsed = time.monotonic() - t0
     assert elapsed < 1.0, elapsed  # the audit: 4.4 s under 45 concurrent POSTs
 
-
-def test_the_default_memory_limit_follows_the_machine() -> None:
-    total = machine_memory_bytes()
-    assert total is not None and total > 0
-    limit_mb = int(default_memory_limit().removesuffix("MB"))
-    assert 256 <= limit_mb <= total / 2**20 * 0.5 + 1

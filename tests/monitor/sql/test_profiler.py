@@ -163,3 +163,28 @@ def test_a_reference_without_finite_values_reports_nothing_out_of_range(store: D
     spec = NumericSpec(name="x", expr="x", edges=(), ref_min=float("nan"), ref_max=float("nan"))
     got = profiling.profile(store, Source(table='"logs"'), [spec]).features["x"]
     assert got.below_range == 0 and got.above_range == 0 and got.bin_counts == (3,)
+
+
+def test_the_edges_are_the_same_when_the_quantiles_are_split_into_several_queries(
+        store: DuckDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DuckDB's exact quantiles hold every value in memory and cannot spill: a wide reference is split so that
+    # one query holds at most DUCKDB_QUANTILE_VALUES values. Here 5,000 rows and 6,000 values: one column a query.
+    store.insert_frame("ref", _frame(5000, 4))
+    cols = [("x", "numerical", "x"), ("y", "numerical", "y"), ("k", "numerical", "k"), ("c", "categorical", "c")]
+    whole = profiling.build_specs(store, Source(table='"ref"'), cols, bins=20, top_k=3)
+    seen: list[str] = []
+    run = store.query
+    monkeypatch.setattr(store, "query", lambda q: seen.append(q.sql) or run(q))
+    monkeypatch.setattr(profiling.defaults, "DUCKDB_QUANTILE_VALUES", 6000)
+    split = profiling.build_specs(store, Source(table='"ref"'), cols, bins=20, top_k=3)
+    assert split == whole
+    assert sum("quantile_cont" in sql for sql in seen) == 3  # x, y and k apart
+
+
+def test_an_ungrouped_categorical_profile_has_bounded_code_histograms() -> None:
+    # Without bounds, DuckDB 2.0 plans an ungrouped histogram(code) over a materialized copy of every row.
+    from monitor.schema.profile import CategoricalSpec
+
+    spec = CategoricalSpec(name="c", expr="c", top=("a", "b"), known=("a", "b", "z"))
+    q = profile_query(DUCKDB, Source(table='"t"'), [spec])
+    assert "histogram(c0_k.code, $c0_kb)" in q.sql and q.params["c0_kb"] == [0, 1, 2]

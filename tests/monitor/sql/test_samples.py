@@ -13,7 +13,8 @@ from monitor.config import ModelConfig, load_model_config
 from monitor.demo import simulate
 from monitor.pipeline.run import run_window
 from monitor.sql.queries import DUCKDB, Source
-from monitor.sql.samples import sample_query
+from monitor.sql import profiler as profiling
+from monitor.sql.samples import CUT, hash_cut, sample_query
 from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import START, write_config
 
@@ -81,4 +82,38 @@ def test_a_count_valued_first_feature_and_a_larger_reference_raise_no_multivaria
     assert summary.multivariate is not None and summary.multivariate["n_reference"] == 5000
     assert summary.multivariate["auc"] < 0.55 and not summary.multivariate["drifted"]
     assert not summary.dataset_drift
+    store.close()
+
+
+def test_the_hash_cut_draws_the_same_rows_as_the_full_sort(tmp_path: Path) -> None:
+    # DuckDB sorts every row for ORDER BY .. LIMIT n unless n is under 0.7% of them: with the row count
+    # known, rows are first filtered by a hash cut. Same draw, row for row, keyed or keyless.
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    logs, labels = simulate.traffic(1, 20_000, START, scenario="none")
+    store.insert_frame("predictions", logs)
+    store.upsert_labels("labels", labels, "request_id")
+    store.insert_frame("ref", _tied(20_000, 2))
+    src = Source(table=store.table("predictions"), timestamp="ts", start=START, end=START + timedelta(days=1),
+                 labels_table=store.table("labels"), join_key="request_id", label_column="label")
+    rows = len(logs)
+    cases = [(src, [("id", "request_id"), ("z", "z_mean"), ("label", "__label")], "request_id"),
+             (Source(table=store.table("ref")), [("count", "count"), ("level", "level")], None)]
+    for source, cols, key in cases:
+        full = store.query_frame(sample_query(DUCKDB, source, cols, key, 1000, "s"))
+        q = sample_query(DUCKDB, source, cols, key, 1000, "s", rows=rows)
+        assert CUT in q.params  # the filtered query, not the full sort
+        pd.testing.assert_frame_equal(store.query_frame(q), full)
+        pd.testing.assert_frame_equal(profiling.sample(store, source, cols, key, 1000, "s", rows), full)
+    store.close()
+
+
+def test_a_cut_from_an_overstated_row_count_falls_back_to_the_full_draw(tmp_path: Path) -> None:
+    # A row count far above the real one sets a cut that lets fewer than n rows through: drawn again, uncut.
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_frame("ref", _tied(5000, 3))
+    src, cols = Source(table=store.table("ref")), [("x", "x"), ("level", "level")]
+    full = store.query_frame(sample_query(DUCKDB, src, cols, None, 500, "s"))
+    assert len(store.query_frame(sample_query(DUCKDB, src, cols, None, 500, "s", rows=10_000_000))) < 500
+    pd.testing.assert_frame_equal(profiling.sample(store, src, cols, None, 500, "s", rows=10_000_000), full)
+    assert hash_cut(None, 500) is None and hash_cut(900, 500) is None  # most rows pass anyway: no cut
     store.close()
