@@ -14,7 +14,8 @@ import pandas as pd
 
 from monitor.config.defaults import DUCKDB_MEMORY_SHARE, DUCKDB_MIN_MEMORY_MB
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
-from monitor.sql.queries import DUCKDB, Query, check_identifier
+from monitor.sql import partials
+from monitor.sql.queries import DUCKDB, Query, Source, check_identifier
 from monitor.stores.base import RunRecord
 from monitor.stores.duckdb.state import DuckDBAlertState
 
@@ -26,9 +27,11 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS driftline_state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     "CREATE TABLE IF NOT EXISTS driftline_leases (key VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
     "expires_at TIMESTAMP NOT NULL)",
+    partials.COUNTS_DDL,
 ]
 
 
+_EPOCH = datetime(1970, 1, 1)
 _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2, v1
 
 
@@ -221,6 +224,10 @@ class DuckDBStore:
                     cur.execute(f"CREATE TABLE {t} AS SELECT * FROM {s} WHERE false")
                 where = "" if key is None else (
                     f" WHERE NOT EXISTS (SELECT 1 FROM {t} AS x WHERE x.{self.dialect.q(key)} = S.{self.dialect.q(key)})")
+                if since_column is not None:  # the logs: per-minute counts kept in this same transaction
+                    check_identifier(since_column)
+                    self._keep_counts(t, s, since_column, where.replace(" NOT EXISTS ", " EXISTS ", 1))
+                    where = ""  # the stage now holds only the new rows
                 cur.execute(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} AS S{where}")
                 inserted = int((cur.fetchone() or [0])[0])
             for name, frame in appends:
@@ -234,6 +241,33 @@ class DuckDBStore:
         finally:
             self.drop_table(stage)
         return inserted
+
+    def _keep_counts(self, t: str, s: str, ts: str, stored: str) -> None:
+        """Inside merge_staged's transaction: drop the staged rows already stored, re-count the table first if
+        anyone else wrote to it since (the kept counts no longer add up), add the new rows' counts."""
+        cur = self._cursor()
+        if stored:  # " WHERE EXISTS (the same key in the table)"
+            cur.execute(f"DELETE FROM {s} AS S{stored}")
+        ok = self._execute(partials.in_sync_query(t, t)).fetchone()
+        if not (ok and ok[0]):
+            for q in partials.reseed_counts_sql(t, t, ts):
+                self._execute(q)
+        self._execute(partials.add_counts_sql(t, s, ts))
+
+    def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
+        """The buckets' kept counts (monitor.sql.partials), or None unless they add up to the table's rows
+        (written by someone other than the ingest) or the window is not whole minutes. They count every
+        model's rows of the table, a superset: a bucket whose signature is unchanged has unchanged rows."""
+        if src.start is None or src.end is None or bucket_us % partials.GRAIN_US:
+            return None
+        lo, hi = (int((x - _EPOCH).total_seconds() * 1_000_000) for x in (src.start, src.end))
+        if lo % partials.GRAIN_US or hi % partials.GRAIN_US:
+            return None
+        rows = self.query(partials.bucket_signals_query(src.table, src.table, lo // partials.GRAIN_US,
+                                                        hi // partials.GRAIN_US, bucket_us // partials.GRAIN_US))
+        if not rows or rows[0]["b"] is not None or rows[0]["n"] != 1:
+            return None
+        return {int(r["b"]): f"t{r['n']}" for r in rows[1:]}
 
     def drop_table(self, name: str) -> None:
         """Drop a (staging) table if it exists."""
