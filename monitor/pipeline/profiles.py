@@ -76,8 +76,12 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     stale = {b for b, sig in signals.items() if kept.signature(b) != sig}
     for first, last in _runs(sorted(stale)):  # one grouped scan per run of consecutive stale buckets
         scan = replace(plain, start=EPOCH + first * bucket, end=EPOCH + (last + 1) * bucket)
-        found = {int(row["b"]): profiling.parse_profile(row, specs, {})
-                 for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us))}
+        if first == last:  # one bucket (the new hour): an ungrouped scan, cheaper than a GROUP BY of one group
+            got = profiling.parse_profile(store.query(profile_query(store.dialect, scan, specs))[0], specs, {})
+            found = {first: got} if got.rows else {}
+        else:
+            found = {int(row["b"]): profiling.parse_profile(row, specs, {})
+                     for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us))}
         for b in range(first, last + 1):
             if b in stale:  # a bucket signalled but without this model's rows is kept as empty
                 kept.put(b, signals[b], found.get(b))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -255,18 +255,21 @@ class DuckDBStore:
         self._execute(partials.add_counts_sql(t, s, ts))
 
     def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
-        """The buckets' kept counts (monitor.sql.partials), or None unless they add up to the table's rows
-        (written by someone other than the ingest) or the window is not whole minutes. They count every
-        model's rows of the table, a superset: a bucket whose signature is unchanged has unchanged rows."""
-        if src.start is None or src.end is None or bucket_us % partials.GRAIN_US:
+        """Each bucket's row count over every model of the table (monitor.sql.partials): the ingest's kept
+        counts while they add up to the table's rows; past another writer's rows (a user's own INSERT), the
+        same counts taken from the table's timestamps, so the signatures stay comparable. A superset of
+        the model's rows: a bucket whose signature is unchanged has unchanged rows (the logs only grow).
+        None when the window is not whole minutes."""
+        if src.start is None or src.end is None or src.timestamp is None or bucket_us % partials.GRAIN_US:
             return None
-        lo, hi = (int((x - _EPOCH).total_seconds() * 1_000_000) for x in (src.start, src.end))
+        lo, hi = ((x - _EPOCH) // timedelta(microseconds=1) for x in (src.start, src.end))
         if lo % partials.GRAIN_US or hi % partials.GRAIN_US:
             return None
         rows = self.query(partials.bucket_signals_query(src.table, src.table, lo // partials.GRAIN_US,
                                                         hi // partials.GRAIN_US, bucket_us // partials.GRAIN_US))
         if not rows or rows[0]["b"] is not None or rows[0]["n"] != 1:
-            return None
+            table_wide = Source(table=src.table, timestamp=src.timestamp, start=src.start, end=src.end)
+            rows = [{"b": None}, *self.query(partials.bucket_counts_query(self.dialect, table_wide, bucket_us))]
         return {int(r["b"]): f"t{r['n']}" for r in rows[1:]}
 
     def drop_table(self, name: str) -> None:
