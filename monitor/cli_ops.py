@@ -24,15 +24,13 @@ def backfill(args: argparse.Namespace, configs: dict[str, ModelConfig]) -> tuple
     Returns the summaries and one line per failed window ("model window: error"), in order.
     """
     from monitor.api import wiring as service
+    from monitor.pipeline.windows import window_ends
     from monitor.progress import progress, wanted
 
     chosen = [c for c in configs.values() if not args.model or c.model == args.model]
     plan = []  # (config, window end), in order
     for cfg in chosen:
-        at = args.start + cfg.window.duration
-        while at <= args.end:
-            plan.append((cfg, at))
-            at += cfg.window.duration
+        plan += [(cfg, at) for at in window_ends(cfg, args.start, args.end)]  # every `window.every`
     from monitor.pipeline.profiles import prefill_models
 
     try:

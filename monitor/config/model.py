@@ -206,13 +206,28 @@ class WindowConfig(Strict):
     lease_ttl: str = defaults.LEASE_TTL  # a killed run's (model, window) lease expires after this
     # Partial profiles per bucket, merged into the window (null: the whole window is scanned each run).
     bucket: str | None = PROFILE_BUCKET
+    # How far one window is from the next (null: the length, windows side by side); a 24h window with
+    # `every: 1h` slides by an hour, and with the buckets merged each run profiles only the new hour.
+    every: str | None = None
 
-    @field_validator("length", "grace", "lease_ttl", "bucket")
+    @field_validator("length", "grace", "lease_ttl", "bucket", "every")
     @classmethod
     def _length(cls, v: str | None) -> str | None:
         if v is not None:
             parse_duration(v)
         return v
+
+    @model_validator(mode="after")
+    def _step(self) -> WindowConfig:
+        if self.every is not None and not timedelta(0) < self.step_duration <= self.duration:
+            raise ValueError(f"window.every ({self.every}) must be longer than 0 and at most window.length "
+                             f"({self.length}): a step past the length would leave rows in no window")
+        return self
+
+    @property
+    def step_duration(self) -> timedelta:
+        """From one window's end to the next one's: `every`, or the length."""
+        return parse_duration(self.every) if self.every else self.duration
 
     @property
     def duration(self) -> timedelta:

@@ -2,9 +2,11 @@
 
 Bin counts on the reference's fixed edges, category counts and null/inf/out-of-range counts add up; min
 and max merge by min and max; mean and variance by Chan's pairwise update (monitor.sql.profiler.merge).
-A run first asks the store how many rows each bucket of its window holds (monitor.sql.partials: one
-narrow column), re-profiles in one grouped scan only the buckets whose count differs from the one kept
-with their partial (new buckets, or late rows), and merges every bucket's partial in bucket order.
+A run first asks the store for a signature of each bucket of its window (`bucket_signals`: the store's
+own where it keeps one, as the DuckDB ingest does and BigQuery's partition metadata can, else the rows
+per bucket, one narrow column, monitor.sql.partials), re-profiles in one grouped scan only the buckets
+whose signature differs from the one kept with their partial (new buckets, or late rows), and merges
+every bucket's partial in bucket order.
 Every count (rows, nulls, bins, out of range, categories) and the min and max equal a direct scan's
 exactly; the mean and variance are float sums, which DuckDB's parallel aggregation adds in no fixed
 order (one scan run twice can differ in the last bit), so they agree to rounding (1e-12 relative). They
@@ -32,7 +34,7 @@ from monitor.schema.profile import CategoricalProfile, CategoricalSpec, Spec, Wi
 from monitor.sql import profiler as profiling
 from monitor.sql.partials import bucket_counts_query
 from monitor.sql.queries import Source, profile_query, unseen_values_query
-from monitor.stores.base import Store
+from monitor.stores.base import BucketSignals, Store
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
@@ -67,20 +69,37 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     assert src.timestamp is not None
     bucket_us = bucket // _US
     plain = replace(src, labels_table=None)
-    counts = {int(r["b"]): int(r["n"]) for r in store.query(bucket_counts_query(store.dialect, plain, bucket_us))}
-    if not counts:
+    signals = bucket_signals(store, plain, bucket_us)
+    if not signals:
         return None
     kept = _Partials(store, _key(cfg, store, plain, specs, bucket_us), bucket_us)
-    stale, scanned = {b for b, n in counts.items() if kept.count(b) != n}, set()
+    stale = {b for b, sig in signals.items() if kept.signature(b) != sig}
     for first, last in _runs(sorted(stale)):  # one grouped scan per run of consecutive stale buckets
         scan = replace(plain, start=EPOCH + first * bucket, end=EPOCH + (last + 1) * bucket)
-        for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us)):
-            kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}))
-            scanned.add(int(row["b"]))
+        if first == last:  # one bucket (the new hour): an ungrouped scan, cheaper than a GROUP BY of one group
+            got = profiling.parse_profile(store.query(profile_query(store.dialect, scan, specs))[0], specs, {})
+            found = {first: got} if got.rows else {}
+        else:
+            found = {int(row["b"]): profiling.parse_profile(row, specs, {})
+                     for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us))}
+        for b in range(first, last + 1):
+            if b in stale:  # a bucket signalled but without this model's rows is kept as empty
+                kept.put(b, signals[b], found.get(b))
     kept.save()
-    # A stale bucket the scan no longer found (its rows gone meanwhile) must not lend its old partial.
-    parts = [p for p in (kept.get(b) for b in sorted(counts) if b not in stale or b in scanned) if p is not None]
+    parts = [p for p in (kept.get(b) for b in sorted(signals)) if p is not None]
     return profiling.merge(parts) if parts else None
+
+
+def bucket_signals(store: Store, src: Source, bucket_us: int) -> dict[int, str]:
+    """Bucket -> signature of its rows now: the store's own (monitor.stores.base.BucketSignals), else the
+    window's row count per bucket (the logs are append-only: an unchanged count is unchanged rows). A
+    store's signature may cover more rows than the model's (other models of the table): only its
+    change matters."""
+    if isinstance(store, BucketSignals):
+        got = store.bucket_signals(src, bucket_us)
+        if got is not None:
+            return got
+    return {int(r["b"]): str(r["n"]) for r in store.query(bucket_counts_query(store.dialect, src, bucket_us))}
 
 
 def prefill(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> int:
@@ -136,7 +155,7 @@ def _key(cfg: ModelConfig, store: Store, src: Source, specs: Sequence[Spec], buc
 
 
 class _Partials:
-    """The partial profiles of one key, one state document per UTC day: {bucket: [rows, profile]}."""
+    """The partial profiles of one key, one state document per UTC day: {bucket: [signature, profile or None]}."""
 
     def __init__(self, store: Store, key: str, bucket_us: int) -> None:
         self._store, self._key, self._bucket_us = store, key, bucket_us
@@ -150,16 +169,16 @@ class _Partials:
             self._days[day] = json.loads(text) if text else {}
         return self._days[day]
 
-    def count(self, b: int) -> int | None:
+    def signature(self, b: int) -> str | None:
         got = self._day(b).get(str(b))
-        return None if got is None else int(got[0])
+        return None if got is None else str(got[0])  # an older state's int count reads as its string
 
     def get(self, b: int) -> WindowProfile | None:
         got = self._day(b).get(str(b))
-        return None if got is None else profiling.profile_from_dict(got[1])
+        return None if got is None or got[1] is None else profiling.profile_from_dict(got[1])
 
-    def put(self, b: int, p: WindowProfile) -> None:
-        self._day(b)[str(b)] = [p.rows, profiling.profile_to_dict(p)]
+    def put(self, b: int, signature: str, p: WindowProfile | None) -> None:
+        self._day(b)[str(b)] = [signature, None if p is None else profiling.profile_to_dict(p)]
         self._dirty.add(f"{EPOCH + b * self._bucket_us * _US:%Y-%m-%d}")
 
     def save(self) -> None:

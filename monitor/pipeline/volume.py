@@ -42,12 +42,14 @@ def missed_windows(cfg: ModelConfig, history: Sequence[tuple[RunRecord, int]], s
     """The windows between the previous run and this one that were never run (scheduler stopped?)."""
     if not history:
         return None
-    previous_end = history[0][0].window_end
-    if previous_end >= start:
-        return None
-    count = int((start - previous_end) / cfg.window.duration)
+    # Windows start one step apart (window.every; side by side when it is the length): the missed ones
+    # start after the previous run's and before this one's.
+    step = cfg.window.step_duration
+    count = int((start - history[0][0].window_start) / step) - 1
     if count < 1:
         return None
-    return {"count": count, "from": previous_end.isoformat(), "to": start.isoformat(),
-            "do": f"driftline backfill --model {cfg.model} --from {previous_end:%Y-%m-%dT%H:%M}Z "
-                  f"--to {start:%Y-%m-%dT%H:%M}Z"}
+    first = history[0][0].window_start + step
+    last_end = start - step + cfg.window.duration
+    return {"count": count, "from": first.isoformat(), "to": last_end.isoformat(),
+            "do": f"driftline backfill --model {cfg.model} --from {first:%Y-%m-%dT%H:%M}Z "
+                  f"--to {last_end:%Y-%m-%dT%H:%M}Z"}

@@ -17,21 +17,33 @@ def utcnow() -> datetime:
 
 
 def window_for(cfg: ModelConfig, at: datetime | None = None) -> tuple[datetime, datetime]:
-    """The latest complete window ending at or before `at` (naive UTC), aligned on its length."""
+    """The latest complete window ending at or before `at` (naive UTC). Windows end on multiples of their
+    step (`window.every`, by default the length: side by side), so a 24h window every 1h ends each hour."""
     at = at or utcnow()
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
-    length = cfg.window.duration
+    length, step = cfg.window.duration, cfg.window.step_duration
     if cfg.window.alignment == "start_of_day":
         # Anchored at midnight UTC: a 7d window ends at today's midnight, a 6h one at 00/06/12/18.
         midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = midnight + ((at - midnight) // length) * length if length <= timedelta(days=1) else midnight
+        end = midnight + ((at - midnight) // step) * step if step <= timedelta(days=1) else midnight
     else:
-        end = EPOCH + ((at - EPOCH) // length) * length
+        end = EPOCH + ((at - EPOCH) // step) * step
     return end - length, end
 
 
+def window_ends(cfg: ModelConfig, start: datetime, end: datetime) -> list[datetime]:
+    """A backfill's windows between `start` and `end`: the first starts at `start`, one every step, the
+    last ends no later than `end` (overlapping when the step is shorter than the length)."""
+    at, out = start + cfg.window.duration, []
+    while at <= end:
+        out.append(at)
+        at += cfg.window.step_duration
+    return out
+
+
 def run_id_for(cfg: ModelConfig, start: datetime, end: datetime) -> str:
+    """One id (and lease) per (model, window start, length): overlapping windows of a step differ by start."""
     return f"{cfg.model}-{start:%Y%m%dT%H%M}Z-{cfg.window.length}"
 
 

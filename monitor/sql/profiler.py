@@ -148,7 +148,10 @@ def profile_to_json(p: WindowProfile) -> str:
 
 
 def profile_to_dict(p: WindowProfile) -> dict:
-    return {"rows": p.rows, "features": {n: asdict(f) for n, f in p.features.items()}}
+    # The profiles are flat (no nested dataclasses): a shallow copy is asdict's result, without its
+    # deep copy of every value (a backfill's grouped pass writes thousands of partials).
+    return {"rows": p.rows, "features": {n: {k.name: getattr(f, k.name) for k in fields(f)}
+                                         for n, f in p.features.items()}}
 
 
 def profile_from_json(text: str) -> WindowProfile:

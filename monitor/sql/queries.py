@@ -18,6 +18,7 @@ from monitor.config import defaults
 from monitor.config.common import IDENTIFIER, check_identifier
 from monitor.config.expressions import validate_expression
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec, WindowProfile
+from monitor.sql import cumulative
 from monitor.sql.edges import bigquery_quantiles
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
@@ -152,6 +153,8 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
     inner_cols: list[str] = []
     joins: list[str] = []
     aggs: list[str] = ["COUNT(*) AS n"]
+    cat_cols: list[str] = []  # DuckDB's coded categories: their inner columns and aggregates
+    cat_aggs: list[str] = []
     if bucket_us is not None:
         assert src.timestamp is not None
         params["bucket_us"], aggs = bucket_us, ["w.bkt AS b", *aggs]
@@ -160,6 +163,12 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
         c = f"c{i}"
         if isinstance(spec, NumericSpec):
             inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.double}) AS {c}")
+            if d.name == "duckdb":
+                # Every statistic an ungrouped count, the bins cumulative counts on the edges: several
+                # times cheaper than histogram() (monitor.sql.cumulative, docs/scale.md).
+                inner_cols.append(cumulative.finite_column(c))
+                aggs += cumulative.numeric_aggregates(c, spec, params)
+                continue
             finite = f"({c} IS NOT NULL AND NOT {d.is_nan(c)} AND NOT {d.is_inf(c)})"
             # NaN compares greater than everything in DuckDB, so finite values are binned explicitly.
             fin = f"CASE WHEN {finite} THEN {c} END"
@@ -174,25 +183,19 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
                 f"SUM(CASE WHEN {finite} AND {c} = 0 THEN 1 ELSE 0 END) AS {c}_zeros",
                 f"SUM(CASE WHEN {finite} AND {c} <> FLOOR({c}) THEN 1 ELSE 0 END) AS {c}_frac",
             ]
-            if d.name == "duckdb":
-                # DuckDB's native histogram on the edges (and the reference range) is several times
-                # cheaper than a CASE ladder: see docs/scale.md. Folded back into bins by parse_profile.
-                params[f"{c}_bounds"] = histogram_bounds(spec)
-                aggs.append(f"histogram({fin}, {d.p(c + '_bounds')}) AS {c}_hist")
-            else:
-                params[f"{c}_lo"], params[f"{c}_hi"] = spec.ref_min, spec.ref_max
-                aggs.append(f"SUM(CASE WHEN {finite} AND {c} < {d.p(c + '_lo')} THEN 1 ELSE 0 END) AS {c}_below")
-                aggs.append(f"SUM(CASE WHEN {finite} AND {c} > {d.p(c + '_hi')} THEN 1 ELSE 0 END) AS {c}_above")
-                # Bin index by a CASE ladder on the reference's edges, counted per bin.
-                for b, edge in enumerate(spec.edges):
-                    params[f"{c}_e{b}"] = float(edge)
-                for b in range(spec.bins):
-                    conds = [finite]
-                    if b > 0:
-                        conds.append(f"{c} >= {d.p(f'{c}_e{b - 1}')}")
-                    if b < spec.bins - 1:
-                        conds.append(f"{c} < {d.p(f'{c}_e{b}')}")
-                    aggs.append(f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END) AS {c}_b{b}")
+            params[f"{c}_lo"], params[f"{c}_hi"] = spec.ref_min, spec.ref_max
+            aggs.append(f"SUM(CASE WHEN {finite} AND {c} < {d.p(c + '_lo')} THEN 1 ELSE 0 END) AS {c}_below")
+            aggs.append(f"SUM(CASE WHEN {finite} AND {c} > {d.p(c + '_hi')} THEN 1 ELSE 0 END) AS {c}_above")
+            # Bin index by a CASE ladder on the reference's edges, counted per bin.
+            for b, edge in enumerate(spec.edges):
+                params[f"{c}_e{b}"] = float(edge)
+            for b in range(spec.bins):
+                conds = [finite]
+                if b > 0:
+                    conds.append(f"{c} >= {d.p(f'{c}_e{b - 1}')}")
+                if b < spec.bins - 1:
+                    conds.append(f"{c} < {d.p(f'{c}_e{b}')}")
+                aggs.append(f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END) AS {c}_b{b}")
         else:
             inner_cols.append(f"CAST({_column(d, spec.expr)} AS {d.string}) AS {c}")
             aggs.append(f"COUNT(*) - COUNT({c}) AS {c}_nulls")
@@ -205,7 +208,8 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
                 # as a grouped aggregate over a materialized copy of every input row (the whole window, all
                 # profiled columns: +140 MB at 1M rows x 16, docs/scale.md); with bounds it streams.
                 params[f"{c}_kb"] = list(range(len(spec.top) + 1))
-                aggs += [f"histogram({c}_k.code, {d.p(c + '_kb')}) AS {c}_codes", f"COUNT({c}) AS {c}_valid"]
+                cat_cols.append(inner_cols.pop())  # counted in a scan of their own (below)
+                cat_aggs += [aggs.pop(), f"histogram({c}_k.code, {d.p(c + '_kb')}) AS {c}_codes", f"COUNT({c}) AS {c}_valid"]
                 continue
             for k, cat in enumerate(spec.top):
                 params[f"{c}_t{k}"] = cat
@@ -220,9 +224,22 @@ def profile_query(d: Dialect, src: Source, specs: Sequence[Spec], *, bucket_us: 
                 aggs.append(f"COUNT(CASE WHEN NOT {top} THEN 1 END) AS {c}_other")
                 aggs.append(f"0 AS {c}_unseen")
     rel = relation(d, src, params)
-    inner = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
     group = " GROUP BY w.bkt" if bucket_us is not None else ""
-    return Query(f"SELECT {', '.join(aggs)} FROM ({inner}) AS w{''.join(' ' + j for j in joins)}{group}", params)
+    joined = ''.join(' ' + j for j in joins)
+    if not cat_cols or src.labels_table or not any(isinstance(s, NumericSpec) for s in specs):
+        inner = f"SELECT {', '.join([*inner_cols, *cat_cols]) or '1 AS one'} FROM ({rel}) AS r"
+        return Query(f"SELECT {', '.join([*aggs, *cat_aggs])} FROM ({inner}) AS w{joined}{group}", params)
+    # The coded categories are counted in a scan of their own, joined on the bucket: a join in the scan of
+    # every column would carry all the numerical columns through it (measured 1.4x the whole profile); a
+    # window with the labels joined keeps one scan (the join would run twice).
+    key = [f"{d.bucket('r.' + d.q(src.timestamp), 'bucket_us')} AS bkt"] if bucket_us is not None else []
+    num = f"SELECT {', '.join(inner_cols) or '1 AS one'} FROM ({rel}) AS r"
+    cat = f"SELECT {', '.join([*key, *cat_cols])} FROM ({rel}) AS r"
+    first = f"SELECT {', '.join(aggs)} FROM ({num}) AS w{group}"
+    second = f"SELECT {', '.join((['w.bkt AS b2'] if key else []) + cat_aggs)} FROM ({cat}) AS w{joined}{group}"
+    on = " ON x.b = y.b2" if key else " ON true"
+    return Query(f"SELECT x.*, y.*{' EXCLUDE (b2)' if key else ''} FROM ({first}) AS x JOIN ({second}) AS y{on}",
+                 params)
 
 
 def _category_codes(c: str, spec: CategoricalSpec, params: dict[str, Any]) -> str:
@@ -344,40 +361,12 @@ def parse_profile(row: Mapping[str, Any], specs: Sequence[Spec], unseen: Mapping
     return WindowProfile(rows=n, features=out)
 
 
-def histogram_bounds(spec: NumericSpec) -> list[float]:
-    """Bounds for DuckDB's histogram(x, bounds), which counts x <= bound.
-
-    x < e  <=>  x <= nextafter(e, -inf) for doubles, so lowered edges give exactly the left-closed
-    bins [e_{i-1}, e_i); the lowered reference minimum and the maximum count out-of-range values.
-    """
-    import math
-
-    if not (math.isfinite(spec.ref_min) and math.isfinite(spec.ref_max)):
-        return [0.0]  # a reference without finite values: one bin, nothing is "out of range"
-    low = math.nextafter(spec.ref_min, -math.inf)
-    return sorted({low, *(math.nextafter(e, -math.inf) for e in spec.edges), float(spec.ref_max)})
-
-
 def _bins(row: Mapping[str, Any], c: str, spec: NumericSpec) -> dict[str, Any]:
-    """Bin, below-range and above-range counts, from a histogram or from the CASE ladder's columns."""
-    import bisect
-    import math
-
-    if f"{c}_hist" not in row:
-        return {"bin_counts": tuple(_i(row[f"{c}_b{b}"]) for b in range(spec.bins)),
-                "below_range": _i(row[f"{c}_below"]), "above_range": _i(row[f"{c}_above"])}
-    lowered = [math.nextafter(e, -math.inf) for e in spec.edges]
-    low = math.nextafter(spec.ref_min, -math.inf)
-    bins, below, above = [0] * spec.bins, 0, 0
-    for bound, count in (row[f"{c}_hist"] or {}).items():
-        count = int(count)
-        if bound == low:
-            below += count  # x < reference minimum
-        if bound == math.inf and math.isfinite(spec.ref_max):
-            above += count  # x > reference maximum
-        # The bucket of bound b holds (previous bound, b]: its bin is the number of edges below b.
-        bins[bisect.bisect_left(lowered, bound)] += count
-    return {"bin_counts": tuple(bins), "below_range": below, "above_range": above}
+    """Bin, below-range and above-range counts: DuckDB's cumulative counts, or the CASE ladder's columns."""
+    if f"{c}_fin" in row:
+        return cumulative.cumulative_bins(row, c, spec)
+    return {"bin_counts": tuple(_i(row[f"{c}_b{b}"]) for b in range(spec.bins)),
+            "below_range": _i(row[f"{c}_below"]), "above_range": _i(row[f"{c}_above"])}
 
 
 def numeric_spec(name: str, expr: str, lo: Any, hi: Any, quantiles: Sequence[Any] | None) -> NumericSpec:

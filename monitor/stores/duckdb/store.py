@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from monitor.config.defaults import (
     DUCKDB_SCAN_MB_PER_COLUMN,
 )
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound
-from monitor.sql.queries import DUCKDB, Query, check_identifier
+from monitor.sql import partials
+from monitor.sql.queries import DUCKDB, Query, Source, check_identifier
 from monitor.stores.base import RunRecord
 from monitor.stores.duckdb.state import DuckDBAlertState
 
@@ -31,9 +32,11 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS driftline_state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     "CREATE TABLE IF NOT EXISTS driftline_leases (key VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
     "expires_at TIMESTAMP NOT NULL)",
+    partials.COUNTS_DDL,
 ]
 
 
+_EPOCH = datetime(1970, 1, 1)
 _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2, v1
 
 
@@ -238,6 +241,10 @@ class DuckDBStore:
                     cur.execute(f"CREATE TABLE {t} AS SELECT * FROM {s} WHERE false")
                 where = "" if key is None else (
                     f" WHERE NOT EXISTS (SELECT 1 FROM {t} AS x WHERE x.{self.dialect.q(key)} = S.{self.dialect.q(key)})")
+                if since_column is not None:  # the logs: per-minute counts kept in this same transaction
+                    check_identifier(since_column)
+                    self._keep_counts(t, s, since_column, where.replace(" NOT EXISTS ", " EXISTS ", 1))
+                    where = ""  # the stage now holds only the new rows
                 cur.execute(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} AS S{where}")
                 inserted = int((cur.fetchone() or [0])[0])
             for name, frame in appends:
@@ -251,6 +258,36 @@ class DuckDBStore:
         finally:
             self.drop_table(stage)
         return inserted
+
+    def _keep_counts(self, t: str, s: str, ts: str, stored: str) -> None:
+        """Inside merge_staged's transaction: drop the staged rows already stored, re-count the table first if
+        anyone else wrote to it since (the kept counts no longer add up), add the new rows' counts."""
+        cur = self._cursor()
+        if stored:  # " WHERE EXISTS (the same key in the table)"
+            cur.execute(f"DELETE FROM {s} AS S{stored}")
+        ok = self._execute(partials.in_sync_query(t, t)).fetchone()
+        if not (ok and ok[0]):
+            for q in partials.reseed_counts_sql(t, t, ts):
+                self._execute(q)
+        self._execute(partials.add_counts_sql(t, s, ts))
+
+    def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
+        """Each bucket's row count over every model of the table (monitor.sql.partials): the ingest's kept
+        counts while they add up to the table's rows; past another writer's rows (a user's own INSERT), the
+        same counts taken from the table's timestamps, so the signatures stay comparable. A superset of
+        the model's rows: a bucket whose signature is unchanged has unchanged rows (the logs only grow).
+        None when the window is not whole minutes."""
+        if src.start is None or src.end is None or src.timestamp is None or bucket_us % partials.GRAIN_US:
+            return None
+        lo, hi = ((x - _EPOCH) // timedelta(microseconds=1) for x in (src.start, src.end))
+        if lo % partials.GRAIN_US or hi % partials.GRAIN_US:
+            return None
+        rows = self.query(partials.bucket_signals_query(src.table, src.table, lo // partials.GRAIN_US,
+                                                        hi // partials.GRAIN_US, bucket_us // partials.GRAIN_US))
+        if not rows or rows[0]["b"] is not None or rows[0]["n"] != 1:
+            table_wide = Source(table=src.table, timestamp=src.timestamp, start=src.start, end=src.end)
+            rows = [{"b": None}, *self.query(partials.bucket_counts_query(self.dialect, table_wide, bucket_us))]
+        return {int(r["b"]): f"t{r['n']}" for r in rows[1:]}
 
     def drop_table(self, name: str) -> None:
         """Drop a (staging) table if it exists."""

@@ -27,12 +27,14 @@ from tests.monitor.stores.recording import RecordingDuckDB
 COLS = [("x", "numerical", "x"), ("y", "numerical", "y"), ("k", "numerical", "k"), ("c", "categorical", "c")]
 
 
-def scanned_buckets(store: Any) -> list[list[int]]:
-    """The buckets each grouped profile scan read (every bucket of its time range), in order."""
+def scanned_buckets(store: Any, bucket: timedelta = timedelta(hours=1)) -> list[list[int]]:
+    """The buckets each partial-profile scan read (every bucket of its time range), in order: the grouped
+    scans, and the ungrouped scans of exactly one bucket (a lone stale bucket is profiled without GROUP BY)."""
     out = []
     for q in store.sent:
-        if "AS bkt" in q.sql:
-            step = timedelta(microseconds=q.params["bucket_us"])
+        one = "c0_nulls" in q.sql and "w_start" in q.params and q.params["w_end"] - q.params["w_start"] == bucket
+        if "AS bkt" in q.sql or one:
+            step = timedelta(microseconds=q.params.get("bucket_us", bucket // timedelta(microseconds=1)))
             span = range((q.params["w_start"] - EPOCH) // step, (q.params["w_end"] - EPOCH) // step)
             out.append(list(span))
     return out
@@ -183,3 +185,76 @@ def test_a_backfill_profiles_all_its_buckets_in_one_pass_and_its_windows_only_me
         for fa, fb in zip(a.features, b.features, strict=True):
             assert (fa.drifted, fa.status) == (fb.drifted, fb.status), fa.name
             assert math.isclose(fa.value or 0.0, fb.value or 0.0, rel_tol=1e-9), fa.name
+
+
+def _ingest(store: DuckDBStore, frame: pd.DataFrame) -> int:
+    """What `driftline ingest` does at its end: a staged file merged into the logs in one transaction."""
+    store.insert_frame("_stage_logs", frame)
+    return store.merge_staged("logs", "_stage_logs", "request_id", since_column="ts")
+
+
+def counted_windows(store: Any) -> int:
+    """Count queries over the window's timestamps (the fallback when the store's kept counts can't tell)."""
+    return sum(1 for q in store.sent if "bucket_us" in q.params and "AS bkt" not in q.sql)
+
+
+def test_duckdb_ingest_keeps_bucket_counts_so_a_run_reads_no_timestamps(cfg: ModelConfig, tmp_path: Path) -> None:
+    inc, fresh = RecordingDuckDB(tmp_path / "a.duckdb"), RecordingDuckDB(tmp_path / "b.duckdb")
+    ref, early, rest, late = _data()
+    for store in (inc, fresh):
+        store.insert_frame("ref", ref)
+    specs = _specs(inc)
+    assert _ingest(inc, early) == len(early)
+    window_profile(cfg, inc, _src(inc), specs)
+    assert counted_windows(inc) == 0 and [len(b) for b in scanned_buckets(inc)] == [12]
+    assert _ingest(inc, rest) == len(rest)
+    assert _ingest(inc, pd.concat([late, early.head(50)])) == len(late)  # stored ids are skipped, not counted
+    merged = window_profile(cfg, inc, _src(inc), specs)
+    hour3 = (T0 + timedelta(hours=3) - EPOCH) // timedelta(hours=1)
+    assert scanned_buckets(inc)[1:] == [[hour3], list(range(hour3 + 9, hour3 + 21))]
+    for frame in (early, rest, late):
+        fresh.insert_frame("logs", frame)
+    _assert_same(merged, window_profile(cfg, fresh, _src(fresh), specs), rel=1e-12)
+    assert counted_windows(inc) == 0  # every run read the kept counts, never the window's timestamps
+    signals = inc.bucket_signals(_src(inc), 3_600_000_000)
+    assert signals is not None and sum(int(v[1:]) for v in signals.values()) == len(early) + len(rest) + len(late)
+
+
+def test_rows_written_past_the_ingest_are_still_detected(cfg: ModelConfig, tmp_path: Path) -> None:
+    """A user's own INSERT into the logs: the kept counts no longer add up, so the run counts the window's
+    timestamps (and sees the late row, re-profiling only its hour: the signatures are the same counts);
+    the next ingest counts the table afresh and the kept counts serve again."""
+    store = RecordingDuckDB(tmp_path / "a.duckdb")
+    ref, early, rest, late = _data()
+    store.insert_frame("ref", ref)
+    specs = _specs(store)
+    _ingest(store, pd.concat([early, rest]))
+    window_profile(cfg, store, _src(store), specs)
+    store.insert_frame("logs", late)  # not through the ingest
+    store.sent.clear()
+    merged = window_profile(cfg, store, _src(store), specs)
+    hour3 = (T0 + timedelta(hours=3) - EPOCH) // timedelta(hours=1)
+    assert counted_windows(store) == 1 and merged.rows == len(early) + len(rest) + len(late)
+    assert scanned_buckets(store) == [[hour3]]
+    extra = _frame(30, 9).assign(ts=T0 + timedelta(hours=20, minutes=1))
+    _ingest(store, extra)
+    store.sent.clear()
+    again = window_profile(cfg, store, _src(store), specs)
+    assert counted_windows(store) == 0 and again.rows == merged.rows + len(extra)
+    assert scanned_buckets(store) == [[hour3 + 17]]
+    _assert_exact_and_close_to_one_scan(store, again, specs)
+
+
+def test_an_hour_holding_only_another_models_rows_is_kept_empty_not_scanned_each_run(cfg: ModelConfig,
+                                                                                      tmp_path: Path) -> None:
+    store = RecordingDuckDB(tmp_path / "a.duckdb")
+    ref, early, _, _ = _data()
+    store.insert_frame("ref", ref)
+    specs = _specs(store)
+    other = _frame(20, 7).assign(model_name="other", ts=T0 + timedelta(hours=23, minutes=5))
+    _ingest(store, pd.concat([early, other]))
+    first = window_profile(cfg, store, _src(store), specs)
+    assert first.rows == len(early)
+    store.sent.clear()
+    assert window_profile(cfg, store, _src(store), specs) == first
+    assert scanned_buckets(store) == []  # hour 23 was profiled as empty for this model, and is kept so
