@@ -32,7 +32,7 @@ from monitor.schema.profile import CategoricalProfile, CategoricalSpec, Spec, Wi
 from monitor.sql import profiler as profiling
 from monitor.sql.partials import bucket_counts_query
 from monitor.sql.queries import Source, profile_query, unseen_values_query
-from monitor.stores.base import Store
+from monitor.stores.base import BucketSignals, Store
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
@@ -67,7 +67,10 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     assert src.timestamp is not None
     bucket_us = bucket // _US
     plain = replace(src, labels_table=None)
-    counts = {int(r["b"]): int(r["n"]) for r in store.query(bucket_counts_query(store.dialect, plain, bucket_us))}
+    # The change signal: the store's own (BigQuery: hour partition metadata), else each bucket's row count.
+    signals = store.bucket_signals(plain, bucket_us) if isinstance(store, BucketSignals) else None
+    counts = signals if signals is not None else {
+        int(r["b"]): str(r["n"]) for r in store.query(bucket_counts_query(store.dialect, plain, bucket_us))}
     if not counts:
         return None
     kept = _Partials(store, _key(cfg, store, plain, specs, bucket_us), bucket_us)
@@ -75,7 +78,7 @@ def profile_buckets(cfg: ModelConfig, store: Store, src: Source, specs: Sequence
     for first, last in _runs(sorted(stale)):  # one grouped scan per run of consecutive stale buckets
         scan = replace(plain, start=EPOCH + first * bucket, end=EPOCH + (last + 1) * bucket)
         for row in store.query(profile_query(store.dialect, scan, specs, bucket_us=bucket_us)):
-            kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}))
+            kept.put(int(row["b"]), profiling.parse_profile(row, specs, {}), counts.get(int(row["b"]), ""))
             scanned.add(int(row["b"]))
     kept.save()
     # A stale bucket the scan no longer found (its rows gone meanwhile) must not lend its old partial.
@@ -150,16 +153,16 @@ class _Partials:
             self._days[day] = json.loads(text) if text else {}
         return self._days[day]
 
-    def count(self, b: int) -> int | None:
+    def count(self, b: int) -> str | None:
         got = self._day(b).get(str(b))
-        return None if got is None else int(got[0])
+        return None if got is None else str(got[0])
 
     def get(self, b: int) -> WindowProfile | None:
         got = self._day(b).get(str(b))
         return None if got is None else profiling.profile_from_dict(got[1])
 
-    def put(self, b: int, p: WindowProfile) -> None:
-        self._day(b)[str(b)] = [p.rows, profiling.profile_to_dict(p)]
+    def put(self, b: int, p: WindowProfile, signal: str) -> None:
+        self._day(b)[str(b)] = [signal, profiling.profile_to_dict(p)]
         self._dirty.add(f"{EPOCH + b * self._bucket_us * _US:%Y-%m-%d}")
 
     def save(self) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from monitor.schema.alerting import AlertState
-from monitor.sql.queries import Dialect, Query
+from monitor.sql.queries import Dialect, Query, Source
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,13 @@ class Store(Protocol):
     @property
     def bytes_processed(self) -> int:
         """Bytes scanned by the queries of this store object so far (0 where unknown)."""
+
+
+@runtime_checkable
+class BucketSignals(Protocol):
+    """A store that can say, without scanning the window, what each time bucket holds now."""
+
+    def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
+        """Bucket (whole buckets of `bucket_us` since the epoch) -> an opaque signature that changes when
+        the bucket's rows change; None when the store cannot tell (the caller then counts rows)."""
+        ...
