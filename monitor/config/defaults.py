@@ -9,6 +9,12 @@ MIN_ROWS = 200  # fewer valid values than this in a window (or the reference) is
 # A window is profiled as the merge of per-bucket partial profiles kept in state: each run scans only the
 # buckets that are new or changed (monitor/pipeline/profiles.py). null: profile the whole window each run.
 PROFILE_BUCKET = "1h"
+# BigQuery predictions tables `driftline init` creates: partitioned by the hour, so an hourly run reads one
+# hour's partition, and each hour's partition metadata says whether it changed (docs/bigquery.md). "day" keeps
+# the earlier layout for new tables; an existing table's layout is never changed. Hour partitions expire after
+# 150 days (3,600 partitions: under BigQuery's per-table partition limit, 4,000 when this was written).
+BIGQUERY_PARTITIONING = "hour"
+BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS = 150
 LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
 # drift:
 FDR = 0.01  # Benjamini-Hochberg level across one run's tests: the false-alarm budget

@@ -60,6 +60,10 @@ class StoreConfig(Strict):
     dataset: str | None = None
     location: str | None = None
     maximum_bytes_billed: int | None = Field(default=None, gt=0)
+    # bigquery: the partitions of a predictions table `init` creates (an existing table is left as it is);
+    # null expiration keeps hour partitions forever (then mind BigQuery's partitions-per-table limit).
+    partitioning: Literal["hour", "day"] = defaults.BIGQUERY_PARTITIONING  # type: ignore[assignment]
+    hour_partition_expiration_days: int | None = Field(default=defaults.BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS, gt=0)
 
     @model_validator(mode="after")
     def _bigquery_needs_dataset(self) -> StoreConfig:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from google.cloud import bigquery
 
-from monitor.config.defaults import LABEL_TIME
+from monitor.config.defaults import BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS, BIGQUERY_PARTITIONING, LABEL_TIME
 from monitor.sql.queries import check_identifier
 
 Field = tuple[str, str, str]  # column name, BigQuery type, mode (REQUIRED | NULLABLE)
@@ -46,6 +46,8 @@ class PredictionsLayout:
     label_key: str = "request_id"
     label_column: str = "label"
     label_time: str = LABEL_TIME
+    partitioning: str = BIGQUERY_PARTITIONING  # "hour" | "day": the predictions table's partitions, when init creates it
+    expiration_days: int | None = BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS  # of hour partitions; None: kept forever
 
     @classmethod
     def from_model_config(cls, cfg: Any) -> PredictionsLayout:
@@ -59,8 +61,9 @@ class PredictionsLayout:
             cols[cfg.prediction.probability] = "FLOAT64"
         if cfg.prediction.class_column:
             cols[cfg.prediction.class_column] = "INT64"
-        p, lab = cfg.predictions, cfg.labels
-        return cls(table=p.table, timestamp=p.timestamp, request_id=p.request_id, model_column=p.model_column,
+        p, lab, store = cfg.predictions, cfg.labels, cfg.store
+        return cls(partitioning=store.partitioning, expiration_days=store.hour_partition_expiration_days,
+                   table=p.table, timestamp=p.timestamp, request_id=p.request_id, model_column=p.model_column,
                    version_column=p.version_column, columns=tuple(cols.items()),
                    labels_table=lab.table if lab else None, label_key=lab.join_key if lab else "request_id",
                    label_column=lab.column if lab else "label",
@@ -87,9 +90,18 @@ def schema_fields(fields: Sequence[Field]) -> list[bigquery.SchemaField]:
 
 
 def predictions_table(ref: str, lay: PredictionsLayout, fields: Sequence[Field]) -> bigquery.Table:
-    """The predictions table resource: day partitions on the timestamp, clustered by model and version."""
+    """The predictions table resource: hour (or day) partitions on the timestamp, clustered by model and version.
+
+    Hour partitions let a run that adds one hour to a window read that hour only, and give each hour
+    partition metadata (rows, last write) that says whether it changed without scanning it. BigQuery
+    caps the partitions of a table, so hour partitions expire (`expiration_days`) unless told not to.
+    """
     t = bigquery.Table(ref, schema=schema_fields(fields))
-    t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field=lay.timestamp)
+    hourly = lay.partitioning == "hour"
+    expire = lay.expiration_days * 86_400_000 if hourly and lay.expiration_days else None
+    t.time_partitioning = bigquery.TimePartitioning(
+        type_=bigquery.TimePartitioningType.HOUR if hourly else bigquery.TimePartitioningType.DAY,
+        field=lay.timestamp, expiration_ms=expire)
     # A query that forgets the window would scan every day of logs: BigQuery refuses it instead.
     t.require_partition_filter = True
     t.clustering_fields = [lay.model_column] + ([lay.version_column] if lay.version_column else [])

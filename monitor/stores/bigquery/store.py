@@ -21,9 +21,10 @@ from google.cloud import bigquery
 
 from monitor.config.common import PROJECT_ID, check_table
 from monitor.errors import StoreError, StoreUnavailable, TableNotFound, UnsafeIdentifier
-from monitor.sql.queries import BIGQUERY, Query, check_identifier
+from monitor.sql.queries import BIGQUERY, Query, Source, check_identifier
 from monitor.stores.base import RunRecord
 from monitor.stores.bigquery.errors import translate as _translate
+from monitor.stores.bigquery.partitions import bucket_signals, check_layout
 from monitor.stores.bigquery.schema import (
     JOB_LABELS,
     RUNS_SCHEMA,
@@ -158,6 +159,10 @@ class BigQueryStore:
         rows = self._run(q)
         return [{k: naive_utc(v) for k, v in row.items()} for row in rows]
 
+    def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
+        """Each hour's partition metadata as its change signal (monitor/stores/bigquery/partitions.py)."""
+        return bucket_signals(self, src, bucket_us)
+
     def execute(self, q: Query, what: str = "BigQuery statement failed") -> int:
         """Run one DML statement (MERGE, UPDATE, DELETE); returns the rows it changed."""
         return int(getattr(self._run(q, what), "num_dml_affected_rows", None) or 0)
@@ -210,6 +215,7 @@ class BigQueryStore:
             # Logs kept in another dataset are created only if missing: a run needs only read access there.
             if self._ours(lay.table) or not self.exists(lay.table):
                 self._create_predictions(lay, lay.predictions_schema())
+            check_layout(self, lay)  # an existing table keeps its partitions; a different layout is logged
             if lay.labels_table and (self._ours(lay.labels_table) or not self.exists(lay.labels_table)):
                 self._create_table(labels_table(self._ref(lay.labels_table), lay))
         self.alert_state()  # alerting's incident, outbox and meta tables

@@ -97,7 +97,8 @@ def test_init_is_safe_twice_and_partitions_the_logs(cfg: ModelConfig, bq_client:
     store.init()
     store.init()
     t = bq_client.get_table(f"{store.project}.{bq_dataset}.predictions")
-    assert t.time_partitioning.field == "ts" and t.time_partitioning.type_ == "DAY"
+    assert t.time_partitioning.field == "ts" and t.time_partitioning.type_ == "HOUR"
+    assert t.time_partitioning.expiration_ms == 150 * 86_400_000  # under BigQuery's partitions-per-table limit
     assert t.clustering_fields == ["model_name", "model_version"]
     # The emulator does not keep requirePartitionFilter, so it is checked on the resource init sends.
     sent = predictions_table("p.d.predictions", PredictionsLayout.from_model_config(cfg), [])
