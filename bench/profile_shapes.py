@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import sys
 import tempfile
@@ -48,6 +49,13 @@ def _tree(c: str, edges: tuple[float, ...], lo: int = 0, hi: int | None = None) 
     return f"CASE WHEN {c} >= {edges[mid]} THEN {_tree(c, edges, mid + 1, hi)} ELSE {_tree(c, edges, lo, mid)} END"
 
 
+def _bounds(spec: Any) -> str:
+    """histogram()'s bounds as before issue 19: the edges lowered by one ulp (x < e <=> x <= e-), the range."""
+    low = math.nextafter(spec.ref_min, -math.inf)
+    return "[" + ", ".join(repr(b) for b in sorted({low, *(math.nextafter(e, -math.inf) for e in spec.edges),
+                                                     spec.ref_max})) + "]::DOUBLE[]"
+
+
 def shapes(store: Any, days: int) -> dict[str, tuple[str, dict[str, Any]]]:
     specs = profiling.build_specs(store, Source(table=store.table("ref")), COLS, 20, 20)
     src = _src(store, "logs", T0, T0 + timedelta(days=days))
@@ -67,6 +75,8 @@ def shapes(store: Any, days: int) -> dict[str, tuple[str, dict[str, Any]]]:
     cum = ", ".join(f"COUNT_IF({c} >= {e})" for c in NUMERIC for e in specs[c].edges)  # type: ignore[attr-defined]
     out["bins alone: cumulative COUNT_IF, ungrouped"] = (f"SELECT {cum} FROM {inner}", {})
     out["bins alone: cumulative COUNT_IF, GROUP BY hour"] = (f"SELECT bkt, {cum} FROM {inner} GROUP BY bkt", {})
+    hist = ", ".join(f"histogram({c}, {_bounds(specs[c])})" for c in NUMERIC)  # type: ignore[arg-type]
+    out["bins alone: histogram(x, bounds), ungrouped (the shape before issue 19)"] = (f"SELECT {hist} FROM {inner}", {})
     idx = ", ".join(f"({_tree(c, specs[c].edges)})::UTINYINT AS i_{c}" for c in NUMERIC)  # type: ignore[attr-defined]
     coded = f"(SELECT bkt, {idx} FROM {inner}) AS v"
     sets = ", ".join(f"(bkt, i_{c})" for c in NUMERIC)
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--per-day", type=int, default=100_000)
+    ap.add_argument("--only", help="the shapes whose name contains this (and the bare scan)")
     args = ap.parse_args(argv)
     from monitor.stores.duckdb import DuckDBStore
 
@@ -97,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         con.execute("CHECKPOINT")
         bare: dict[str, float] = {}
         for name, (sql, params) in shapes(store, args.days).items():
+            if args.only and name != "bare scan" and args.only not in name:
+                continue
             con.execute(sql, params).fetchall()
             walls, cpus = [], []
             for _ in range(2):
@@ -112,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {got}", flush=True)
         store.close()
     OUT.mkdir(exist_ok=True)
+    if args.only:
+        return 0
     (OUT / "profile_shapes.json").write_text(json.dumps(result, indent=2, default=str))
     return 0
 
