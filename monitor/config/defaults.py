@@ -95,6 +95,7 @@ VOLUME_MIN_HISTORY = 3  # ... once at least this many exist (else the reference'
 MAX_REJECTED_SHARE = 0.1  # `driftline ingest` exits non-zero when more of a file's rows than this are rejected
 # one run per window, nothing lost or twice (monitor/pipeline/lease.py, alerts/outbox.py; docs/reliability.md):
 WINDOW_GRACE = "15m"  # a window is run only this long after its end, so late logs still count
+WINDOW_EVERY: str | None = None  # window.every: null = the length (windows side by side, as before)
 LEASE_TTL = "30m"  # a (model, window) lease left by a killed run is taken over after this
 LEASE_WAIT = 5.0  # seconds a second caller waits for the running run's result before answering "in progress"
 OUTBOX_MAX_AGE = timedelta(hours=96)  # from a row's creation: outlives a 3-day outage of a sink (a long weekend)

@@ -210,9 +210,7 @@ class WindowConfig(Strict):
     lease_ttl: str = defaults.LEASE_TTL  # a killed run's (model, window) lease expires after this
     # Partial profiles per bucket, merged into the window (null: the whole window is scanned each run).
     bucket: str | None = PROFILE_BUCKET
-    # How far one window is from the next (null: the length, windows side by side); a 24h window with
-    # `every: 1h` slides by an hour, and with the buckets merged each run profiles only the new hour.
-    every: str | None = None
+    every: str | None = defaults.WINDOW_EVERY  # end to next end; null: the length; a 24h window every 1h slides
 
     @field_validator("length", "grace", "lease_ttl", "bucket", "every")
     @classmethod

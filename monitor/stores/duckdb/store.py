@@ -114,6 +114,9 @@ class DuckDBStore:
         self._opened: list[duckdb.DuckDBPyConnection] = []  # closed with the store, releasing the file
         self._lock = threading.RLock()  # held by a whole run (the `lock` property), never by a read
         self._state_lock = threading.Lock()  # the alert state's first creation
+        # Two ingests' merges, each adding to the same kept bucket counts, would conflict (DuckDB's MVCC
+        # refuses a second writer of one row): they take turns instead.
+        self._merge_lock = threading.Lock()
         if not read_only:
             self.init()
 
@@ -230,6 +233,11 @@ class DuckDBStore:
         None), the `appends` (rejects) and the `state` keys commit together or not at all; returns rows added."""
         for name in (table, stage, *(k for k in [key] if k)):
             check_identifier(name)
+        with self._merge_lock:
+            return self._merge(table, stage, key, appends, state, since_column)
+
+    def _merge(self, table: str, stage: str, key: str | None, appends: Sequence[tuple[str, pd.DataFrame]],
+               state: Mapping[str, str] | None, since_column: str | None) -> int:
         cur = self._cursor()
         inserted = 0
         try:

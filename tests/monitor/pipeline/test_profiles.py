@@ -258,3 +258,42 @@ def test_an_hour_holding_only_another_models_rows_is_kept_empty_not_scanned_each
     store.sent.clear()
     assert window_profile(cfg, store, _src(store), specs) == first
     assert scanned_buckets(store) == []  # hour 23 was profiled as empty for this model, and is kept so
+
+
+def test_concurrent_ingests_both_land_and_their_counts_add_up(tmp_path: Path) -> None:
+    """Two merges adding to the same minutes' kept counts at once: they take turns, neither fails."""
+    import threading
+
+    store = DuckDBStore(tmp_path / "a.duckdb")
+    _, early, rest, _ = _data()
+    day = pd.concat([early, rest]).sort_values("ts")
+    _ingest(store, day.head(10))  # the table exists before the two merges race
+    halves = (day.iloc[10::2], day.iloc[11::2])  # the same minutes in both
+    for i, frame in enumerate(halves):
+        store.insert_frame(f"_stage_{i}", frame)
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def load(stage: str) -> None:
+        try:
+            start.wait()
+            store.merge_staged("logs", stage, "request_id", since_column="ts")
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(f"_stage_{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    signals = store.bucket_signals(_src(store), 3_600_000_000)
+    assert signals is not None and sum(int(v[1:]) for v in signals.values()) == len(day)
+    assert store.query(partials_in_sync(store))[0]["ok"]
+    store.close()
+
+
+def partials_in_sync(store: DuckDBStore) -> Any:
+    from monitor.sql.partials import in_sync_query
+
+    return in_sync_query(store.table("logs"), store.table("logs"))
