@@ -114,6 +114,7 @@ class FeatureConfig(Strict):
     rate_points: float | None = Field(default=None, gt=0, lt=1)  # overrides drift.rate_points for this feature
     rate_relative: float | None = Field(default=None, gt=0, lt=10)  # overrides drift.rate_relative
     mean_relative: float | None = Field(default=None, gt=0, lt=10)  # overrides drift.mean_relative
+    zeros_points: float | None = Field(default=None, gt=0, lt=1)  # overrides drift.zeros_points
 
     @field_validator("name")
     @classmethod

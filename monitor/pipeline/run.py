@@ -85,7 +85,7 @@ def rate_floors(cfg: ModelConfig, feature: FeatureConfig | None) -> RateFloors:
     own = (lambda k: getattr(feature, k) if feature is not None and getattr(feature, k) is not None
            else getattr(d, k))
     return RateFloors(points=own("rate_points"), relative=own("rate_relative"), mean_relative=own("mean_relative"),
-                      new_values=d.new_values_share, zeros_points=d.zeros_points, floor_alpha=d.floor_alpha)
+                      new_values=d.new_values_share, zeros_points=own("zeros_points"), floor_alpha=d.floor_alpha)
 
 
 def _others(spec: Spec, ref: NumericProfile | CategoricalProfile, cur: NumericProfile | CategoricalProfile) -> dict[str, float]:

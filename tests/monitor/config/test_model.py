@@ -73,12 +73,14 @@ def test_a_column_kind_must_fit_the_feature(tmp_path: Path) -> None:
 def test_a_feature_states_its_own_kind_and_rate_floors(tmp_path: Path) -> None:
     path = write_config(tmp_path)
     path.write_text(path.read_text().replace("{name: fx_mean, kind: numerical}",
-                                             "{name: fx_mean, kind: numerical, column_kind: count, mean_relative: 0.1}"))
+                                             "{name: fx_mean, kind: numerical, column_kind: count, mean_relative: 0.1, "
+                                             "zeros_points: 0.005}"))
     from monitor.pipeline.run import rate_floors
 
     cfg = load_model_config(path)
     f = next(f for f in cfg.features if f.name == "fx_mean")
     assert f.column_kind == "count" and rate_floors(cfg, f).mean_relative == 0.1
+    assert rate_floors(cfg, f).zeros_points == 0.005 and rate_floors(cfg, None).zeros_points == 0.01
     assert rate_floors(cfg, f).points == cfg.drift.rate_points == 0.025
 
 
