@@ -68,7 +68,7 @@ def _rows_sql(features: int, rows: int, seed: int, start: datetime, hours: float
 MEMORY_LIMIT: str | None = None  # --memory-limit: the store's DuckDB limit (default: the store's own)
 
 
-def prepare(folder: Path, features: int, windows: list[int], *, window: str = "24h") -> Path:
+def prepare(folder: Path, features: int, windows: list[int], *, window: str = "24h", day0: datetime = DAY0) -> Path:
     """A config folder and its DuckDB file: reference, and one day of predictions + labels per window size."""
     import duckdb
 
@@ -80,7 +80,7 @@ def prepare(folder: Path, features: int, windows: list[int], *, window: str = "2
                 f"FROM ({_rows_sql(features, REF_ROWS, 1, DAY0, 24, 0)})")
     offset = 0
     for day, rows in enumerate(windows):
-        sql = _rows_sql(features, rows, 100 + day, DAY0 + timedelta(days=day), 24, offset)
+        sql = _rows_sql(features, rows, 100 + day, day0 + timedelta(days=day), 24, offset)
         verb = "CREATE TABLE predictions AS" if day == 0 else "INSERT INTO predictions"
         con.execute(f"{verb} SELECT * EXCLUDE (label, u) FROM ({sql})")
         verb = "CREATE TABLE labels AS" if day == 0 else "INSERT INTO labels"
@@ -272,12 +272,14 @@ def measure_run(work: Path, rows: int, features: int, *, evidently: bool, quick:
 
 def measure_backfill(work: Path, windows: int, rows: int) -> dict[str, Any]:
     """`driftline backfill` of `windows` daily windows (reports skipped, the default)."""
-    folder = prepare(work / "backfill", 13, [rows] * windows)
-    argv = ["backfill", "--config-dir", str(folder), "--from", DAY0.isoformat(),
-            "--to", (DAY0 + timedelta(days=windows)).isoformat(), "--json", "--quiet"]
+    # The windows end before today (a window in the future is refused): 90 days from DAY0 would not.
+    day0 = min(DAY0, datetime.combine(datetime.now().date(), datetime.min.time()) - timedelta(days=windows + 1))
+    folder = prepare(work / "backfill", 13, [rows] * windows, day0=day0)
+    argv = ["backfill", "--config-dir", str(folder), "--from", day0.isoformat(),
+            "--to", (day0 + timedelta(days=windows)).isoformat(), "--json", "--quiet"]
     out = child("cli", {"argv": argv}, folder)
-    scan = child("scan", {"db": str(folder / "run_cost.duckdb"), "features": 13, "start": str(DAY0),
-                          "end": str(DAY0 + timedelta(days=windows))}, folder)
+    scan = child("scan", {"db": str(folder / "run_cost.duckdb"), "features": 13, "start": str(day0),
+                          "end": str(day0 + timedelta(days=windows))}, folder)
     shutil.rmtree(folder, ignore_errors=True)
     runs = out.pop("runs", [])
     phases: dict[str, float] = {}

@@ -13,12 +13,12 @@ the window to the labels.
 
 On DuckDB an ORDER BY ... LIMIT is a full sort of every row it is given, all sampled columns with it,
 unless the limit is a constant under 0.7% of the rows (its Top-N rule): 20,000 rows of a 1,000,000-row
-window were sorted in full, ~190 MB at 13 features (docs/scale.md). Given the row count (the window's
-profile knows it), the query first keeps only the rows whose hash is under a cut chosen so that about
-n + 8 sqrt(n) + 64 rows pass, a filter on the streaming scan, and sorts those. The n smallest hashes of
-the survivors are the n smallest of all as long as n rows passed (every dropped hash is larger than every
-kept one); fewer pass with a probability of about 1e-15, and then `monitor.sql.profiler.sample` runs the
-query without the cut. So the sample is the same draw, row for row.
+window were sorted in full (+287 MB of RSS at 13 features; +131 MB now, docs/scale.md). Given the row
+count (the window's profile knows it), the query first keeps only the rows whose hash is under a cut
+chosen so that about n + 8 sqrt(n) + 64 rows pass, a filter on the streaming scan, and sorts those. The
+n smallest hashes of the survivors are the n smallest of all as long as n rows passed (every dropped hash
+is larger than every kept one); fewer pass with a probability below 1e-15, and then
+`monitor.sql.profiler.sample` runs the query without the cut. So the sample is the same draw, row for row.
 """
 
 from __future__ import annotations
