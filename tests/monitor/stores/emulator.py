@@ -233,7 +233,7 @@ class _StreamingBuffer:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.streamed: dict[str, tuple[int, int]] = {}  # table path -> (rows, oldest entry in ms)
+        self.streamed: dict[str, tuple[int, int]] = {}  # table path -> (insertAll calls, oldest entry in ms)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path, method = scope.get("path", ""), scope.get("method")
