@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 # window:
 MIN_ROWS = 200  # fewer valid values than this in a window (or the reference) is "insufficient data"
@@ -13,7 +14,7 @@ PROFILE_BUCKET = "1h"
 # hour's partition, and each hour's partition metadata says whether it changed (docs/bigquery.md). "day" keeps
 # the earlier layout for new tables; an existing table's layout is never changed. Hour partitions expire after
 # 150 days (3,600 partitions: under BigQuery's per-table partition limit, 4,000 when this was written).
-BIGQUERY_PARTITIONING = "hour"
+BIGQUERY_PARTITIONING: Literal["hour", "day"] = "hour"
 BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS = 150
 LABEL_TIME = "labelled_at"  # labels: when a label arrived (the labels table's partition column)
 # drift:

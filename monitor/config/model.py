@@ -62,7 +62,7 @@ class StoreConfig(Strict):
     maximum_bytes_billed: int | None = Field(default=None, gt=0)
     # bigquery: the partitions of a predictions table `init` creates (an existing table is left as it is);
     # null expiration keeps hour partitions forever (then mind BigQuery's partitions-per-table limit).
-    partitioning: Literal["hour", "day"] = defaults.BIGQUERY_PARTITIONING  # type: ignore[assignment]
+    partitioning: Literal["hour", "day"] = defaults.BIGQUERY_PARTITIONING
     hour_partition_expiration_days: int | None = Field(default=defaults.BIGQUERY_HOUR_PARTITION_EXPIRATION_DAYS, gt=0)
 
     @model_validator(mode="after")

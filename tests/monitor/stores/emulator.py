@@ -159,6 +159,7 @@ def _apply_offline_workarounds() -> None:
         app = original_create_app(context)
         app.add_middleware(_InsertIdDedup)
         app.add_middleware(_FailedQueryStatus)
+        app.add_middleware(_StreamingBuffer)
         return app
 
     bqemulator.server.create_app = create_app  # type: ignore[assignment]
@@ -220,6 +221,60 @@ class _InsertIdDedup:
         # Remembered only once accepted, so a rejected batch can be retried in full.
         if status == 200:
             seen.update(fresh_ids)
+
+
+class _StreamingBuffer:
+    """ASGI middleware: a table that received streamed rows reports a streaming buffer, as BigQuery's does.
+
+    BigQuery's tables.get carries `streamingBuffer` while rows streamed with insertAll have not yet been
+    moved into their partitions (minutes); the emulator never reports one. Here the buffer, once a
+    table has been streamed to, never drains: what matters to Driftline is that it is reported.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.streamed: dict[str, tuple[int, int]] = {}  # table path -> (insertAll calls, oldest entry in ms)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path, method = scope.get("path", ""), scope.get("method")
+        if scope["type"] != "http" or "/tables/" not in path or method not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        table = path.removesuffix("/insertAll")
+        if method == "POST" and path.endswith("/insertAll"):
+            rows, oldest = self.streamed.get(table, (0, int(time.time() * 1000)))
+            self.streamed[table] = (rows + 1, oldest)
+            await self.app(scope, receive, send)
+            return
+        if method != "GET" or table not in self.streamed:  # tables.get of that table only
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def hold(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            try:
+                payload = json.loads(body)
+                if isinstance(payload, dict) and "tableReference" in payload:
+                    rows, oldest = self.streamed[table]
+                    payload["streamingBuffer"] = {"estimatedRows": str(rows), "estimatedBytes": "0",
+                                                  "oldestEntryTime": str(oldest)}
+                    body = json.dumps(payload).encode()
+            except ValueError:
+                pass
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(scope, receive, hold)
 
 
 class _FailedQueryStatus:
