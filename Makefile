@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test install install-dev browser serve clean
+.PHONY: demo test install install-dev browser serve screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ serve: install
 
 test: install-dev browser
 	$(PY) -m pytest -q -n auto --dist loadfile
+
+# The README's pictures of /report, re-taken by the browser tests into docs/.
+screenshots: install-dev browser
+	DRIFTLINE_SCREENSHOTS=docs $(PY) -m pytest -q tests/reports/test_browser.py
 
 clean:
 	rm -rf $(VENV) driftline-demo .pytest_cache

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,9 @@ from tests.monitor.api.test_app import _free_port, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
+# The README's pictures are taken by these tests, but only written into docs/ when asked
+# (`make screenshots`): a test run must not dirty the checkout.
+SHOTS = Path(os.environ.get("DRIFTLINE_SCREENSHOTS") or tempfile.mkdtemp(prefix="driftline-shots-"))
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium package is not installed"),
@@ -67,7 +72,7 @@ def test_report_of_a_demo_week(browser, demo_week: str) -> None:  # type: ignore
     assert page.locator("#trends svg").count() >= 14  # drift share + one per feature (+ performance)
     history = page.locator("#history a")
     assert history.count() == 6
-    page.screenshot(path=str(ROOT / "docs" / "report.png"), full_page=False)
+    page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
     # Each run's page links its own Evidently report, and the link works.
     history.nth(1).click()
     page.wait_for_load_state()
@@ -87,7 +92,7 @@ def test_overview_lists_the_model_with_its_state(browser, demo_week: str) -> Non
     assert row.get_attribute("data-status") == "ok"  # day 7: the batch is gone
     assert "wheel-assembly" in row.locator("a").inner_text()
     assert page.locator("#overview-trends .plot .xtick").count() > 0  # the trend drew its dated axis
-    page.screenshot(path=str(ROOT / "docs" / "overview-1440.png"))
+    page.screenshot(path=str(SHOTS / "overview-1440.png"))
     row.locator("a").click()
     page.wait_for_load_state()
     assert page.locator("#verdicts").count() == 1
@@ -130,12 +135,12 @@ def test_drift_day_headline_and_charts(browser, demo_week: str) -> None:  # type
     legend = page.locator("#performance-trends figure[data-metric='accuracy'] .legendtext").all_text_contents()
     assert {"realized", "estimated (no labels)", "reference", "label coverage"} <= set(legend)
     assert "reference band" in legend  # the reference value's own interval
-    page.screenshot(path=str(ROOT / "docs" / "report-drift-day-1440.png"))
-    page.locator("#distributions").screenshot(path=str(ROOT / "docs" / "report-distributions-1440.png"))
+    page.screenshot(path=str(SHOTS / "report-drift-day-1440.png"))
+    page.locator("#distributions").screenshot(path=str(SHOTS / "report-distributions-1440.png"))
     phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
     phone.goto(f"{demo_week}/report/{DRIFT_DAY}")
     assert phone.locator("#headline li").count() >= 6
-    phone.screenshot(path=str(ROOT / "docs" / "report-drift-day-390.png"))
+    phone.screenshot(path=str(SHOTS / "report-drift-day-390.png"))
 
 
 def test_each_verdict_row_says_its_smallest_detectable_change(browser, demo_week: str) -> None:  # type: ignore[no-untyped-def]
