@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.config.common import check_identifier, parse_duration
-    from monitor.config.model import FeatureConfig, ModelConfig, load_config_dir, load_model_config
+    from monitor.config.loading import load_config_dir, load_model_config
+    from monitor.config.model import FeatureConfig, ModelConfig
     from monitor.config.settings import AuthSettings, Settings, get_settings
 
 _WHERE = {
     "check_identifier": "common", "parse_duration": "common",
-    "FeatureConfig": "model", "ModelConfig": "model", "load_config_dir": "model", "load_model_config": "model",
+    "FeatureConfig": "model", "ModelConfig": "model", "load_config_dir": "loading", "load_model_config": "loading",
     "AuthSettings": "settings", "Settings": "settings", "get_settings": "settings",
 }
 
