@@ -21,7 +21,7 @@ from monitor.pipeline.labels import label_time
 from monitor.pipeline.windows import window_for
 from monitor.schema.profile import CategoricalSpec, NumericSpec, Spec
 from monitor.sql import profiler as profiling
-from monitor.sql.labels import labelled_per_window_query
+from monitor.sql.labels import labelled_per_piece_query, pieces
 from monitor.sql.performance import performance_query
 from monitor.sql.queries import Query, Source, profile_query, versions_query
 from monitor.sql.samples import sample_query
@@ -95,7 +95,7 @@ def _queries(cfg: ModelConfig, store: Store, start: datetime, end: datetime) -> 
         windows = [(start - length * (k + 1), end - length * (k + 1)) for k in range(past)][::-1]
         span = replace(src, start=windows[0][0], end=windows[-1][1])
         out.append((f"late labels: count over the {past} past windows",
-                    labelled_per_window_query(d, span, windows, pred.probability)))
+                    labelled_per_piece_query(d, span, pieces(windows)[0], pred.probability)))
         for ws, we in windows:  # at most: only the windows whose labels changed are re-scored
             out.append((f"late labels: re-score {ws:%Y-%m-%d %H:%M}", performance_query(
                 d, replace(src, start=ws, end=we), pred.probability, "__label", **perf)))

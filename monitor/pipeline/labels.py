@@ -18,7 +18,7 @@ from monitor.config import ModelConfig
 from monitor.pipeline import performance as performance_run
 from monitor.pipeline.base import AlertHook
 from monitor.schema.summary import AlertEntry, RunSummary
-from monitor.sql.labels import labelled_per_window_query
+from monitor.sql.labels import labelled_per_piece_query, pieces
 from monitor.sql.queries import Source
 from monitor.stores.base import RunRecord, Store
 
@@ -72,12 +72,10 @@ def labelled_counts(cfg: ModelConfig, store: Store, windows: list[tuple[datetime
     if not windows or not cfg.prediction.probability:
         return [0] * len(windows)
     src = window_source(cfg, store, min(s for s, _ in windows), max(e for _, e in windows))
-    rows = store.query(labelled_per_window_query(store.dialect, src, windows, cfg.prediction.probability))
-    out = [0] * len(windows)
-    for r in rows:
-        if r["w"] is not None:
-            out[int(r["w"])] = int(r["labelled"])
-    return out
+    parts, covers = pieces(windows)
+    rows = store.query(labelled_per_piece_query(store.dialect, src, parts, cfg.prediction.probability))
+    per_piece = {int(r["w"]): int(r["labelled"]) for r in rows if r["w"] is not None}
+    return [sum(per_piece.get(k, 0) for k in cover) for cover in covers]
 
 
 def refresh_performance(cfg: ModelConfig, store: Store, before: datetime | None = None,

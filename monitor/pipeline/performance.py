@@ -23,7 +23,7 @@ from monitor.performance.realized import (
     reference_performance,
 )
 from monitor.sql import profiler as profiling
-from monitor.sql.labels import performance_per_window_query
+from monitor.sql.labels import performance_per_piece_query, pieces
 from monitor.sql.performance import performance_query
 from monitor.sql.queries import Source
 from monitor.stores.base import Store
@@ -59,13 +59,29 @@ def windows_counts(cfg: ModelConfig, store: Store, span: Source,
     """The labelled counts of each window (as window_performance's own query), in one grouped scan of `span`."""
     assert cfg.prediction.probability
     served = served_column(cfg, store, cfg.predictions.table)
-    q = performance_per_window_query(store.dialect, span, windows, cfg.prediction.probability, "__label",
-                                     threshold=cfg.prediction.threshold, bins=BINS,
-                                     positive_class=cfg.prediction.positive_class, served=served)
-    per: list[list[dict]] = [[] for _ in windows]
+    parts, covers = pieces(windows)
+    q = performance_per_piece_query(store.dialect, span, parts, cfg.prediction.probability, "__label",
+                                    threshold=cfg.prediction.threshold, bins=BINS,
+                                    positive_class=cfg.prediction.positive_class, served=served)
+    per_piece: dict[int, list[dict]] = {}
     for r in store.query(q):
-        per[int(r["g"])].append(r)
-    return [_tally(rows) for rows in per]
+        per_piece.setdefault(int(r["g"]), []).append(r)
+    # A window's rows per bin: the sums over its pieces (windows that overlap share pieces).
+    return [_tally(_summed([r for k in cover for r in per_piece.get(k, [])])) for cover in covers]
+
+
+def _summed(rows: list[dict]) -> list[dict]:
+    by_bin: dict[int, dict] = {}
+    for r in rows:
+        b = int(r["bin"])
+        if b not in by_bin:
+            by_bin[b] = {k: v for k, v in r.items() if k != "g"}
+        else:
+            acc = by_bin[b]
+            for k, v in r.items():
+                if k not in ("g", "bin") and v is not None:
+                    acc[k] = v if acc.get(k) is None else acc[k] + v
+    return list(by_bin.values())
 
 
 def _tally(rows: list[dict]) -> Counted:

@@ -1,5 +1,10 @@
 """A refresh's two questions: how many of each window's predictions have a label now (the cheap one), then
-the performance counts of every window whose count moved, all in one grouped scan."""
+the performance counts of every window whose count moved, all in one grouped scan.
+
+Windows may overlap (a 24h window evaluated every hour), and a grouped scan counts each row in one group.
+So the scan groups by **piece**: the windows' boundaries cut their span into non-overlapping pieces, each
+row falls in one, and a window's counts are the sum of the pieces it covers (every count here adds). For
+windows side by side the pieces are the windows themselves."""
 
 from __future__ import annotations
 
@@ -11,19 +16,28 @@ from monitor.sql.performance import performance_query
 from monitor.sql.queries import Dialect, Query, Source, _column, relation
 
 
-def labelled_per_window_query(d: Dialect, src: Source, windows: Sequence[tuple[datetime, datetime]],
-                              probability: str) -> Query:
-    """Labelled predictions (a label and a usable probability, as performance_query counts them) per window.
+Span = tuple[datetime, datetime]
 
-    One scan of the span of `src` (its start and end cover every window); row ``w`` is the index
-    of the window in `windows`. Windows with no labelled row are absent.
+
+def pieces(windows: Sequence[Span]) -> tuple[list[Span], list[list[int]]]:
+    """The non-overlapping pieces between the windows' boundaries, and for each window the pieces it covers."""
+    edges = sorted({t for w in windows for t in w})
+    parts = list(zip(edges, edges[1:]))
+    return parts, [[k for k, (a, b) in enumerate(parts) if s <= a and b <= e] for s, e in windows]
+
+
+def labelled_per_piece_query(d: Dialect, src: Source, parts: Sequence[Span], probability: str) -> Query:
+    """Labelled predictions (a label and a usable probability, as performance_query counts them) per piece.
+
+    One scan of the span of `src` (its start and end cover every piece); row ``w`` is the index of the
+    piece in `parts` (pieces(): they must not overlap). Pieces with no labelled row are absent.
     """
     assert src.timestamp is not None and src.labels_table is not None
     params: dict[str, Any] = {}
     rel = relation(d, src, params)
     ts = d.q(src.timestamp)
     cases = []
-    for i, (start, end) in enumerate(windows):
+    for i, (start, end) in enumerate(parts):
         params[f"s{i}"], params[f"e{i}"] = start, end
         cases.append(f"WHEN t >= {d.p(f's{i}')} AND t < {d.p(f'e{i}')} THEN {i}")
     inner = (f"SELECT {ts} AS t, CAST({_column(d, probability)} AS {d.double}) AS p, {d.q('__label')} AS y "
@@ -33,21 +47,20 @@ def labelled_per_window_query(d: Dialect, src: Source, windows: Sequence[tuple[d
     return Query(sql, params)
 
 
-def _window_index(d: Dialect, ts: str, windows: Sequence[tuple[datetime, datetime]],
-                  params: dict[str, Any]) -> str:
+def _piece_index(d: Dialect, ts: str, parts: Sequence[Span], params: dict[str, Any]) -> str:
     cases = []
-    for i, (start, end) in enumerate(windows):
+    for i, (start, end) in enumerate(parts):
         params[f"s{i}"], params[f"e{i}"] = start, end
         cases.append(f"WHEN {ts} >= {d.p(f's{i}')} AND {ts} < {d.p(f'e{i}')} THEN {i}")
     return f"CASE {' '.join(cases)} END"
 
 
-def performance_per_window_query(d: Dialect, src: Source, windows: Sequence[tuple[datetime, datetime]],
-                                 probability: str, label: str, **kwargs: Any) -> Query:
-    """monitor.sql.performance.performance_query for several windows in one scan of their span (`src`): its rows
-    per window ``g`` (the index in `windows`) and probability bin. `kwargs`: performance_query's."""
+def performance_per_piece_query(d: Dialect, src: Source, parts: Sequence[Span], probability: str, label: str,
+                                **kwargs: Any) -> Query:
+    """monitor.sql.performance.performance_query for several pieces in one scan of their span (`src`): its rows
+    per piece ``g`` (the index in `parts`, from pieces()) and probability bin. `kwargs`: performance_query's."""
     assert src.timestamp is not None
     params: dict[str, Any] = {}
-    g = _window_index(d, "r." + d.q(src.timestamp), windows, params)
+    g = _piece_index(d, "r." + d.q(src.timestamp), parts, params)
     q = performance_query(d, src, probability, label, group=g, **kwargs)
     return Query(q.sql, {**q.params, **params})

@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor.config import load_model_config
 from monitor.demo import simulate
 from monitor.pipeline import performance as performance_run
-from monitor.pipeline.labels import rescore_changed, window_source
+from monitor.pipeline.labels import labelled_counts, rescore_changed, window_source
 from monitor.pipeline.run import run_window
 from tests.conftest import START, write_config
 from tests.monitor.stores.recording import RecordingDuckDB
@@ -28,10 +30,16 @@ def _setup(tmp_path: Path) -> tuple[Any, RecordingDuckDB, Any]:
     return cfg, store, labels
 
 
-def test_grouped_counts_equal_one_query_per_window(tmp_path: Path) -> None:
+SIDE_BY_SIDE = [(START + timedelta(days=d), START + timedelta(days=d + 1)) for d in (0, 2, 3, 5)]
+# A 24h window evaluated every hour: each row is in several windows (a grouped scan by window counted it
+# once, in the first, so a window kept only the hours no other window covered).
+OVERLAPPING = [(START + timedelta(hours=h), START + timedelta(hours=h + 24)) for h in (30, 0, 1, 12, 47)]
+
+
+@pytest.mark.parametrize("windows", [SIDE_BY_SIDE, OVERLAPPING], ids=["side_by_side", "overlapping"])
+def test_grouped_counts_equal_one_query_per_window(tmp_path: Path, windows: list) -> None:
     cfg, store, labels = _setup(tmp_path)
     store.upsert_labels("labels", labels.sample(frac=0.7, random_state=1), "request_id")
-    windows = [(START + timedelta(days=d), START + timedelta(days=d + 1)) for d in (0, 2, 3, 5)]
     grouped = performance_run.windows_counts(cfg, store, window_source(cfg, store, START, START + timedelta(days=6)),
                                              windows)
     for (start, end), (counts, hist, disagree) in zip(windows, grouped, strict=True):
@@ -47,6 +55,9 @@ def test_grouped_counts_equal_one_query_per_window(tmp_path: Path) -> None:
                     assert value == want[key], key
         assert disagree == one[2]
         assert counts.labelled > 0
+    direct = [performance_run._counts(store, window_source(cfg, store, s, e), cfg, "__label")[0].labelled
+              for s, e in windows]
+    assert labelled_counts(cfg, store, windows) == direct
 
 
 def test_a_refresh_of_many_windows_sends_one_performance_query(tmp_path: Path) -> None:
