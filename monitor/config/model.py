@@ -218,6 +218,12 @@ class WindowConfig(Strict):
         if self.every is not None and not timedelta(0) < self.step_duration <= self.duration:
             raise ValueError(f"window.every ({self.every}) must be longer than 0 and at most window.length "
                              f"({self.length}): a step past the length would leave rows in no window")
+        if self.every is not None and self.step_duration % timedelta(minutes=1):
+            raise ValueError(f"window.every ({self.every}) must be whole minutes: run ids name a window's start "
+                             "to the minute")
+        if self.every is not None and self.alignment == "start_of_day" and self.step_duration > timedelta(days=1):
+            raise ValueError(f"window.every ({self.every}) longer than a day needs window.alignment: length "
+                             "(start_of_day windows end at a midnight every day)")
         return self
 
     @property

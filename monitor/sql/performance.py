@@ -13,9 +13,11 @@ def label_code(d: Dialect, e: str) -> str:
     drift and performance read one label. A value that is none of these nor an integer is NULL (counted as
     unlabelled) instead of a cast error that would stop the run."""
     text = f"LOWER(TRIM(CAST({e} AS {d.string})))"
-    cast = "TRY_CAST" if d.name == "duckdb" else "SAFE_CAST"
+    # Through a double and only when whole: DuckDB's TRY_CAST('0.7' AS BIGINT) rounds to 1, BigQuery's
+    # SAFE_CAST gives NULL; a score in the label column must be unlabelled in both, never a class.
+    num = f"{'TRY_CAST' if d.name == 'duckdb' else 'SAFE_CAST'}({text} AS {d.double})"
     return (f"(CASE WHEN {text} IN ('1', '1.0', 'true') THEN 1 WHEN {text} IN ('0', '0.0', 'false') THEN 0 "
-            f"ELSE {cast}({text} AS {d.integer}) END)")
+            f"WHEN {num} = FLOOR({num}) THEN CAST({num} AS {d.integer}) END)")
 
 
 def performance_query(d: Dialect, src: Source, probability: str, label: str | None, *, threshold: float,

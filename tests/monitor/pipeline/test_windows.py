@@ -47,10 +47,14 @@ def test_a_24h_window_every_hour_slides_by_the_hour(tmp_path: Path) -> None:
     assert len(ids) == 4  # one run (and lease) per (model, window start, end)
 
 
-@pytest.mark.parametrize("every", ["25h", "0s"])
-def test_a_step_longer_than_the_window_or_zero_fails_at_start_naming_the_field(tmp_path: Path, every: str) -> None:
+@pytest.mark.parametrize("window", ["{length: 24h, every: 25h}", "{length: 24h, every: 0s}",
+                                    # two windows 30 s apart would share a run id (a window's start to the minute)
+                                    "{length: 1h, every: 30s}",
+                                    # start_of_day windows end at a midnight every day: a 2-day step can't hold
+                                    "{length: 7d, every: 2d, alignment: start_of_day}"])
+def test_a_step_that_cannot_be_kept_fails_at_start_naming_the_field(tmp_path: Path, window: str) -> None:
     with pytest.raises((ConfigError, ValueError), match="window.every"):
-        _cfg(tmp_path, f"{{length: 24h, every: {every}}}")
+        _cfg(tmp_path, window)
 
 
 def test_missed_windows_count_steps_not_lengths(tmp_path: Path) -> None:

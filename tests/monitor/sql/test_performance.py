@@ -48,7 +48,7 @@ def test_every_label_encoding_gives_the_integer_labels_counts(tmp_path: Path, en
 
 def test_a_label_that_is_no_class_counts_as_unlabelled_not_as_an_error(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "l.duckdb")
-    store.insert_frame("odd", pd.DataFrame({"p": [0.9, 0.2, 0.7], "y": ["true", "n/a", "0"]}))
+    store.insert_frame("odd", pd.DataFrame({"p": [0.9, 0.2, 0.7, 0.6, 0.4], "y": ["true", "n/a", "0", "0.7", "1.5"]}))
     rows = _counts(store, "odd")
-    assert sum(r["n"] for r in rows) == 3
-    assert sum(r["pos"] + r["neg"] for r in rows) == 2
+    assert sum(r["n"] for r in rows) == 5
+    assert sum(r["pos"] + r["neg"] for r in rows) == 2  # a score or half a class is no label, never rounded
