@@ -4,8 +4,11 @@ Two ways to answer: count the window's rows per bucket (`bucket_counts_query`: o
 store), or, on DuckDB, read the per-minute counts that the ingest keeps in `driftline_bucket_counts`,
 written in the same transaction as its merge (`bucket_signals_query`: a few rows, not the window's
 timestamps). The kept counts are trusted only while their sum equals the table's row count, which DuckDB
-answers from its statistics; rows written by anyone else (a user's own INSERT) break that equality, and
-the next ingest's merge counts the table afresh (`reseed_counts_sql`).
+answers from its statistics; rows appended by anyone else (a user's own INSERT) break that equality, and
+the next ingest's merge counts the table afresh (`reseed_counts_sql`). What they cannot see, like any
+count: another writer changing rows in place (an UPDATE of a timestamp) or deleting and inserting as many
+rows as it deleted. The logs are append-only by contract (ingest skips stored ids); DuckDB offers no cheap
+per-table change counter that would catch those.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ _NO_TIME = -(2**62)  # where a row without a timestamp is counted (in no window,
 
 COUNTS_DDL = ("CREATE TABLE IF NOT EXISTS driftline_bucket_counts (tbl VARCHAR NOT NULL, minute BIGINT NOT NULL, "
               "n BIGINT NOT NULL, PRIMARY KEY (tbl, minute))")
+
+
+def counts_key(table: str, ts: str) -> str:
+    """The kept counts' key: the table and the timestamp column they count by (two models reading one table
+    by different timestamps must not read each other's minutes)."""
+    return f"{table}|{ts}"
 
 
 def bucket_counts_query(d: Dialect, src: Source, bucket_us: int) -> Query:

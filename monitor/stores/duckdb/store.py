@@ -273,11 +273,12 @@ class DuckDBStore:
         cur = self._cursor()
         if stored:  # " WHERE EXISTS (the same key in the table)"
             cur.execute(f"DELETE FROM {s} AS S{stored}")
-        ok = self._execute(partials.in_sync_query(t, t)).fetchone()
+        key = partials.counts_key(t, ts)
+        ok = self._execute(partials.in_sync_query(key, t)).fetchone()
         if not (ok and ok[0]):
-            for q in partials.reseed_counts_sql(t, t, ts):
+            for q in partials.reseed_counts_sql(key, t, ts):
                 self._execute(q)
-        self._execute(partials.add_counts_sql(t, s, ts))
+        self._execute(partials.add_counts_sql(key, s, ts))
 
     def bucket_signals(self, src: Source, bucket_us: int) -> dict[int, str] | None:
         """Each bucket's row count over every model of the table (monitor.sql.partials): the ingest's kept
@@ -290,7 +291,8 @@ class DuckDBStore:
         lo, hi = ((x - _EPOCH) // timedelta(microseconds=1) for x in (src.start, src.end))
         if lo % partials.GRAIN_US or hi % partials.GRAIN_US:
             return None
-        rows = self.query(partials.bucket_signals_query(src.table, src.table, lo // partials.GRAIN_US,
+        rows = self.query(partials.bucket_signals_query(partials.counts_key(src.table, src.timestamp), src.table,
+                                                        lo // partials.GRAIN_US,
                                                         hi // partials.GRAIN_US, bucket_us // partials.GRAIN_US))
         if not rows or rows[0]["b"] is not None or rows[0]["n"] != 1:
             table_wide = Source(table=src.table, timestamp=src.timestamp, start=src.start, end=src.end)

@@ -18,6 +18,7 @@ from monitor.config import ModelConfig, load_model_config
 from monitor.pipeline.profiles import EPOCH, window_profile
 from monitor.schema.profile import Spec
 from monitor.sql import profiler as profiling
+from monitor.sql.partials import bucket_counts_query
 from monitor.sql.queries import Source
 from monitor.stores.duckdb import DuckDBStore
 from tests.conftest import write_config
@@ -294,6 +295,18 @@ def test_concurrent_ingests_both_land_and_their_counts_add_up(tmp_path: Path) ->
 
 
 def partials_in_sync(store: DuckDBStore) -> Any:
-    from monitor.sql.partials import in_sync_query
+    from monitor.sql.partials import counts_key, in_sync_query
 
-    return in_sync_query(store.table("logs"), store.table("logs"))
+    return in_sync_query(counts_key(store.table("logs"), "ts"), store.table("logs"))
+
+
+def test_kept_counts_are_per_timestamp_column(tmp_path: Path) -> None:
+    """Two models reading one table by different timestamps must not read each other's kept minutes."""
+    store = RecordingDuckDB(tmp_path / "two.duckdb")
+    _, early, _, _ = _data()
+    other = early.assign(ts2=early["ts"] + timedelta(hours=5))
+    _ingest(store, other)  # kept counts by ts (the ingest's timestamp)
+    by_ts2 = replace(_src(store), timestamp="ts2", end=T0 + timedelta(hours=24))
+    signals = store.bucket_signals(by_ts2, 3_600_000_000)
+    counts = store.query(bucket_counts_query(store.dialect, by_ts2, 3_600_000_000))
+    assert signals == {int(r["b"]): f"t{r['n']}" for r in counts}  # counted by ts2, not ts's kept minutes
