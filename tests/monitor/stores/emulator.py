@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -249,32 +250,19 @@ class _StreamingBuffer:
         if method != "GET" or table not in self.streamed:  # tables.get of that table only
             await self.app(scope, receive, send)
             return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def hold(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = b"".join(chunks)
+        def add_buffer(status: int, body: bytes) -> tuple[int, bytes]:
             try:
                 payload = json.loads(body)
-                if isinstance(payload, dict) and "tableReference" in payload:
-                    rows, oldest = self.streamed[table]
-                    payload["streamingBuffer"] = {"estimatedRows": str(rows), "estimatedBytes": "0",
-                                                  "oldestEntryTime": str(oldest)}
-                    body = json.dumps(payload).encode()
             except ValueError:
-                pass
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+                return status, body
+            if isinstance(payload, dict) and "tableReference" in payload:
+                rows, oldest = self.streamed[table]
+                payload["streamingBuffer"] = {"estimatedRows": str(rows), "estimatedBytes": "0",
+                                              "oldestEntryTime": str(oldest)}
+                body = json.dumps(payload).encode()
+            return status, body
 
-        await self.app(scope, receive, hold)
+        await _rewritten(self.app, scope, receive, send, add_buffer)
 
 
 class _FailedQueryStatus:
@@ -293,23 +281,9 @@ class _FailedQueryStatus:
         if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].endswith("/queries"):
             await self.app(scope, receive, send)
             return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
+        await _rewritten(self.app, scope, receive, send, self._rewrite)
 
-        async def hold(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    await self._forward(start, b"".join(chunks), send)
-            else:
-                await send(message)
-
-        await self.app(scope, receive, hold)
-
-    async def _forward(self, start: dict[str, Any], body: bytes, send: Any) -> None:
-        status = int(start.get("status", 200))
+    def _rewrite(self, status: int, body: bytes) -> tuple[int, bytes]:
         try:
             payload = json.loads(body)
         except ValueError:
@@ -320,10 +294,30 @@ class _FailedQueryStatus:
             status = self._STATUS.get(reason, 400)
             body = json.dumps({"error": {"code": status, "message": errors[0].get("message", ""),
                                          "errors": errors, "status": "INVALID_ARGUMENT"}}).encode()
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return status, body
+
+
+async def _rewritten(app: Any, scope: dict[str, Any], receive: Any, send: Any,
+                     rewrite: Callable[[int, bytes], tuple[int, bytes]]) -> None:
+    """Call the ASGI `app`, hold its response, send it once as `rewrite(status, body)` with a true length."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def hold(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                status, body = rewrite(int(start.get("status", 200)), b"".join(chunks))
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+        else:
+            await send(message)
+
+    await app(scope, receive, hold)
 
 
 def main(argv: list[str] | None = None) -> None:
