@@ -57,13 +57,14 @@ class RateFloors:
 
     def zero_share(self, p: np.ndarray) -> np.ndarray:
         """The floor of a zero share p: as ``share`` with ``zeros_points`` for the absolute floor."""
-        p = np.asarray(p, dtype=float)
-        return np.maximum(self.minimum, np.minimum(self.zeros_points, self.relative * np.minimum(p, 1.0 - p)))
+        return self.share(p, self.zeros_points)
 
-    def share(self, p: np.ndarray) -> np.ndarray:
-        """The floor of a share p: the smaller of the absolute and relative floors, never below minimum."""
+    def share(self, p: np.ndarray, points: float | None = None) -> np.ndarray:
+        """The floor of a share p: the smaller of the absolute (`points`, else ``points``) and relative
+        floors, never below minimum."""
         p = np.asarray(p, dtype=float)
-        return np.maximum(self.minimum, np.minimum(self.points, self.relative * np.minimum(p, 1.0 - p)))
+        absolute = self.points if points is None else points
+        return np.maximum(self.minimum, np.minimum(absolute, self.relative * np.minimum(p, 1.0 - p)))
 
 
 def infer_kind(ref: FeatureProfile) -> str:
@@ -106,14 +107,7 @@ def share_p_values(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float, floor: 
     fall is the complement's rise), plus the chance of so large a move from the far boundary (as the
     spread test: it matters only when the floor is small beside the noise)."""
     p = cr / nr
-    # A share of a dozen rows has a skewed count: the normal tail of the score test is then too thin on the
-    # high side (a no-change run flagged a 2.3% category seen 28 times in 500 rows). The exact binomial
-    # tail of the window's count at the boundary, the reference taken as known, is right there; where the
-    # reference's own noise matters (large windows) the score test is the larger one. The larger of the two.
-    up = np.maximum(score_larger(cw, nw, cr, nr, floor), sps.binom.sf(cw - 1, nw, np.clip(p + floor, 0.0, 1.0)))
-    down = np.maximum(score_larger(nw - cw, nw, nr - cr, nr, floor),
-                      sps.binom.cdf(cw, nw, np.clip(p - floor, 0.0, 1.0)))
-    near = np.minimum(up, down)
+    near = _nearer_tail(cw, nw, cr, nr, floor)
     se = np.sqrt(np.clip(p * (1 - p), 1e-12, None) * (1 / nw + 1 / nr))
     far = sps.norm.sf(sps.norm.isf(np.clip(near, 1e-300, 1.0)) + 2 * floor / se)
     return np.minimum(1.0, near + far)
@@ -123,11 +117,22 @@ def change_p_values(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float) -> np.
     """Per cell, the two-sided p-value of H0: q = p (no change): the score test at a margin of 0 (the
     pooled two-proportion z), each side guarded by the exact binomial tail (the reference taken as known)
     for a cell of a dozen rows, as ``share_p_values``."""
+    return np.minimum(1.0, 2 * _nearer_tail(cw, nw, cr, nr, np.zeros_like(np.asarray(cw, dtype=float))))
+
+
+def _nearer_tail(cw: np.ndarray, nw: float, cr: np.ndarray, nr: float, floor: np.ndarray) -> np.ndarray:
+    """Per cell, the one-sided p-value of a move past `floor` in the direction seen (a fall is the
+    complement's rise).
+
+    A share of a dozen rows has a skewed count: the normal tail of the score test is then too thin on the
+    high side (a no-change run flagged a 2.3% category seen 28 times in 500 rows). The exact binomial
+    tail of the window's count at the boundary, the reference taken as known, is right there; where the
+    reference's own noise matters (large windows) the score test is the larger one. The larger of the two."""
     p = cr / nr
-    zero = np.zeros_like(np.asarray(cw, dtype=float))
-    up = np.maximum(score_larger(cw, nw, cr, nr, zero), sps.binom.sf(cw - 1, nw, p))
-    down = np.maximum(score_larger(nw - cw, nw, nr - cr, nr, zero), sps.binom.cdf(cw, nw, p))
-    return np.minimum(1.0, 2 * np.minimum(up, down))
+    up = np.maximum(score_larger(cw, nw, cr, nr, floor), sps.binom.sf(cw - 1, nw, np.clip(p + floor, 0.0, 1.0)))
+    down = np.maximum(score_larger(nw - cw, nw, nr - cr, nr, floor),
+                      sps.binom.cdf(cw, nw, np.clip(p - floor, 0.0, 1.0)))
+    return np.minimum(up, down)
 
 
 def iut(p_change: np.ndarray, p_floor: np.ndarray, floor_alpha: float) -> np.ndarray:

@@ -15,7 +15,6 @@ from typing import Any
 from monitor.sql.performance import performance_query
 from monitor.sql.queries import Dialect, Query, Source, _column, relation
 
-
 Span = tuple[datetime, datetime]
 
 

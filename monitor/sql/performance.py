@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.sql.queries import Dialect, Query, Source, _column, relation
+from monitor.sql.queries import Dialect, Query, Source, _column, label_expr, relation
 
 
 def label_code(d: Dialect, e: str) -> str:
-    """The label as an integer class however it is encoded: 1/0, 1.0/0.0, '1'/'0', 'true'/'false' (any case,
-    padded) or a boolean column. The profile's label_expr maps the same forms to the same codes, so label
-    drift and performance read one label. A value that is none of these nor an integer is NULL (counted as
-    unlabelled) instead of a cast error that would stop the run."""
-    text = f"LOWER(TRIM(CAST({e} AS {d.string})))"
-    # Through a double and only when whole: DuckDB's TRY_CAST('0.7' AS BIGINT) rounds to 1, BigQuery's
-    # SAFE_CAST gives NULL; a score in the label column must be unlabelled in both, never a class.
-    num = f"{'TRY_CAST' if d.name == 'duckdb' else 'SAFE_CAST'}({text} AS {d.double})"
-    return (f"(CASE WHEN {text} IN ('1', '1.0', 'true') THEN 1 WHEN {text} IN ('0', '0.0', 'false') THEN 0 "
-            f"WHEN {num} = FLOOR({num}) THEN CAST({num} AS {d.integer}) END)")
+    """The label as an integer class: label_expr's code (the same forms the label's profile reads: 1/0,
+    1.0/0.0, '1'/'0', 'true'/'false' in any case, padded, or a boolean) as a number when it is a whole one.
+    Anything else is NULL (counted as unlabelled) instead of a cast error that would stop the run; through a
+    double because DuckDB's TRY_CAST('0.7' AS BIGINT) rounds to 1 where BigQuery's SAFE_CAST gives NULL."""
+    num = f"{'TRY_CAST' if d.name == 'duckdb' else 'SAFE_CAST'}(({label_expr(e)}) AS {d.double})"
+    return f"(CASE WHEN {num} = FLOOR({num}) THEN CAST({num} AS {d.integer}) END)"
 
 
 def performance_query(d: Dialect, src: Source, probability: str, label: str | None, *, threshold: float,

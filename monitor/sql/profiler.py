@@ -25,6 +25,7 @@ from monitor.sql.queries import (
     Query,
     Source,
     categories_query,
+    label_expr,
     numeric_spec,
     parse_profile,
     profile_query,
@@ -38,14 +39,6 @@ PREDICTION = "__prediction"  # profile names of the prediction and the label col
 PREDICTED_CLASS = "__predicted_class"
 LABEL = "__label"
 _MAX_KNOWN = 1000  # categories remembered from the reference; beyond that they count as "other"
-
-
-def label_expr(column: str) -> str:
-    """The label as the code '1' or '0' however it is encoded (1/0, 1.0/0.0, '1'/'0', true/false), in both
-    dialects: a float reference and int labels must not look like label drift."""
-    text = f"LOWER(TRIM(CAST({column} AS STRING)))"
-    return (f"CASE WHEN {text} IN ('1', '1.0', 'true') THEN '1' WHEN {text} IN ('0', '0.0', 'false') THEN '0' "
-            f"ELSE CAST({column} AS STRING) END")
 
 
 def columns(cfg: ModelConfig, *, with_label: bool) -> list[tuple[str, Kind, str]]:

@@ -99,6 +99,14 @@ class Source:
     label_time: str | None = None  # the labels' arrival column: only labels from the window's start are read
 
 
+def label_expr(column: str) -> str:
+    """The label as the code '1' or '0' however it is encoded (1/0, 1.0/0.0, '1'/'0', true/false), in both
+    dialects: a float reference and int labels must not look like label drift."""
+    text = f"LOWER(TRIM(CAST({column} AS STRING)))"
+    return (f"CASE WHEN {text} IN ('1', '1.0', 'true') THEN '1' WHEN {text} IN ('0', '0.0', 'false') THEN '0' "
+            f"ELSE CAST({column} AS STRING) END")
+
+
 def relation(d: Dialect, src: Source, params: dict[str, Any]) -> str:
     """A FROM-able subquery: the source rows of the window, the label joined when asked."""
     where: list[str] = []
