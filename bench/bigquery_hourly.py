@@ -26,7 +26,6 @@ import json
 import math
 import re
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -44,7 +43,7 @@ from monitor.pipeline.run import run_window  # noqa: E402
 from monitor.sql.queries import Query  # noqa: E402
 from monitor.stores.bigquery.store import PredictionsLayout  # noqa: E402
 from tests.conftest import START, write_config  # noqa: E402
-from tests.monitor.stores.emulator import Emulator  # noqa: E402
+from tests.monitor.stores.emulator import Emulator, running  # noqa: E402
 from tests.monitor.stores.recording import RecordingStore  # noqa: E402
 
 HOUR = timedelta(hours=1)
@@ -151,18 +150,13 @@ def main() -> None:
     parser.add_argument("--scale", type=int, nargs="+", default=[100_000_000, 1_000_000],
                         help="predictions a day for the computed bytes")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="driftline-bq-hourly-"))
-    emulator = Emulator(work / "emulator")
-    emulator.start()
     results = []
-    try:
+    with running("driftline-bq-hourly-") as (emulator, work):
         for variant in args.variants:
             for layout in ("hour", "day"):
                 for ahead in (True, False):
                     results.append(scenario(emulator, work, variant, layout, ahead, args.per_hour, args.scale))
                     print(json.dumps(results[-1]), flush=True)
-    finally:
-        emulator.stop()
     for variant, scale, layout in ((v, s, lay) for v in args.variants for s in args.scale for lay in ("hour", "day")):
         key = f"at_{scale}_a_day"
         step, full = (next(r for r in results if (r["variant"], r["layout"], r["run"]) == (variant, layout, run))

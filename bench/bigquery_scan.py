@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from monitor.pipeline.run import run_window  # noqa: E402
 from monitor.sql.queries import Query  # noqa: E402
 from monitor.stores.bigquery.store import PredictionsLayout  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
-from tests.monitor.stores.emulator import Emulator  # noqa: E402
+from tests.monitor.stores.emulator import Emulator, running  # noqa: E402
 from tests.monitor.stores.recording import RecordingStore  # noqa: E402
 
 MB = 10 * 2**20  # BigQuery's minimum billed per table referenced by a query
@@ -128,17 +127,12 @@ def main() -> None:
     parser.add_argument("--kept", type=int, nargs="+", default=[30, 365])
     parser.add_argument("--scale", type=int, default=1_000_000, help="predictions a day for the estimate")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="driftline-bq-scan-"))
-    emulator = Emulator(work / "emulator")
-    emulator.start()
     results = []
-    try:
+    with running("driftline-bq-scan-") as (emulator, work):
         for kept in args.kept:
             for variant in ("before", "after"):
                 results.append(scenario(emulator, work, kept, args.per_day, args.scale, variant))
                 print(json.dumps(results[-1]), flush=True)
-    finally:
-        emulator.stop()
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bigquery_scan.json").write_text(json.dumps(results, indent=2))

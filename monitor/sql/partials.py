@@ -55,10 +55,15 @@ def reseed_counts_sql(tbl: str, table: str, ts: str) -> list[Query]:
                   f"FROM {table} GROUP BY m", {"tbl": tbl})]
 
 
+def _in_sync(table: str) -> str:
+    """True when the kept counts of key $tbl add up to the rows of `table` (rendered)."""
+    return (f"(SELECT COUNT(*) FROM {table}) = (SELECT COALESCE(SUM(n), 0) FROM driftline_bucket_counts "
+            "WHERE tbl = $tbl)")
+
+
 def in_sync_query(tbl: str, table: str) -> Query:
     """Whether the kept counts add up to the table's rows (``ok``)."""
-    return Query(f"SELECT (SELECT COUNT(*) FROM {table}) = (SELECT COALESCE(SUM(n), 0) FROM driftline_bucket_counts "
-                 "WHERE tbl = $tbl) AS ok", {"tbl": tbl})
+    return Query(f"SELECT {_in_sync(table)} AS ok", {"tbl": tbl})
 
 
 def add_counts_sql(tbl: str, stage: str, ts: str) -> Query:
@@ -72,8 +77,7 @@ def bucket_signals_query(tbl: str, table: str, lo_minute: int, hi_minute: int, p
     """The kept counts of minutes [lo, hi) summed per bucket of `per_bucket` minutes (``b``, ``n``), after one
     row (``b`` NULL) whose ``n`` is 1 when the counts add up to the table's rows: one snapshot for both."""
     return Query(
-        f"SELECT NULL::BIGINT AS b, CASE WHEN (SELECT COUNT(*) FROM {table}) = (SELECT COALESCE(SUM(n), 0) "
-        "FROM driftline_bucket_counts WHERE tbl = $tbl) THEN 1 ELSE 0 END::BIGINT AS n UNION ALL "
+        f"SELECT NULL::BIGINT AS b, CASE WHEN {_in_sync(table)} THEN 1 ELSE 0 END::BIGINT AS n UNION ALL "
         "SELECT minute // $per AS b, SUM(n)::BIGINT AS n FROM driftline_bucket_counts WHERE tbl = $tbl "
         "AND minute >= $lo AND minute < $hi GROUP BY 1 ORDER BY b NULLS FIRST",
         {"tbl": tbl, "lo": lo_minute, "hi": hi_minute, "per": per_bucket})

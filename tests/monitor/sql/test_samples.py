@@ -43,13 +43,19 @@ def test_a_keyless_sample_of_tied_values_is_uniform_and_deterministic(tmp_path: 
     store.close()
 
 
-def test_labels_are_joined_to_the_sampled_rows(tmp_path: Path) -> None:
+def _labelled_day(tmp_path: Path, rows: int) -> tuple[DuckDBStore, Source, pd.DataFrame]:
+    """A store holding one day of logged rows and all their labels, and the day's source with labels joined."""
     store = DuckDBStore(tmp_path / "s.duckdb")
-    logs, labels = simulate.traffic(1, 3000, START, scenario="none")
+    logs, labels = simulate.traffic(1, rows, START, scenario="none")
     store.insert_frame("predictions", logs)
     store.upsert_labels("labels", labels, "request_id")
     src = Source(table=store.table("predictions"), timestamp="ts", start=START, end=START + timedelta(days=1),
                  labels_table=store.table("labels"), join_key="request_id", label_column="label")
+    return store, src, labels
+
+
+def test_labels_are_joined_to_the_sampled_rows(tmp_path: Path) -> None:
+    store, src, labels = _labelled_day(tmp_path, 3000)
     q = sample_query(DUCKDB, src, [("id", "request_id"), ("z", "z_mean"), ("label", "__label")], "request_id",
                      500, "r")
     got = store.query_frame(q)
@@ -88,14 +94,9 @@ def test_a_count_valued_first_feature_and_a_larger_reference_raise_no_multivaria
 def test_the_hash_cut_draws_the_same_rows_as_the_full_sort(tmp_path: Path) -> None:
     # DuckDB sorts every row for ORDER BY .. LIMIT n unless n is under 0.7% of them: with the row count
     # known, rows are first filtered by a hash cut. Same draw, row for row, keyed or keyless.
-    store = DuckDBStore(tmp_path / "s.duckdb")
-    logs, labels = simulate.traffic(1, 20_000, START, scenario="none")
-    store.insert_frame("predictions", logs)
-    store.upsert_labels("labels", labels, "request_id")
+    store, src, labels = _labelled_day(tmp_path, 20_000)
     store.insert_frame("ref", _tied(20_000, 2))
-    src = Source(table=store.table("predictions"), timestamp="ts", start=START, end=START + timedelta(days=1),
-                 labels_table=store.table("labels"), join_key="request_id", label_column="label")
-    rows = len(logs)
+    rows = len(labels)
     cases = [(src, [("id", "request_id"), ("z", "z_mean"), ("label", "__label")], "request_id"),
              (Source(table=store.table("ref")), [("count", "count"), ("level", "level")], None)]
     for source, cols, key in cases:

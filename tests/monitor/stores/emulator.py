@@ -9,16 +9,18 @@ The emulator runs in a subprocess, not a thread, so stopping it is a real outage
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -123,6 +125,18 @@ class Emulator:
 # The emulator process itself. Everything below runs only in the child, never in the tests, and
 # patches the *emulator* (the fake server), never the google-cloud-bigquery client.
 # ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running(prefix: str) -> Iterator[tuple[Emulator, Path]]:
+    """A fresh temp folder and an emulator started in it (for the benchmarks), stopped on the way out."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    emulator = Emulator(work / "emulator")
+    emulator.start()
+    try:
+        yield emulator, work
+    finally:
+        emulator.stop()
 
 
 def _apply_offline_workarounds() -> None:
